@@ -1,0 +1,1 @@
+//! pollhook turns HTTP APIs that offer no webhooks into webhook sources.
