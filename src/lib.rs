@@ -1,1 +1,4 @@
 //! pollhook turns HTTP APIs that offer no webhooks into webhook sources.
+
+pub mod listen;
+pub mod sign;
