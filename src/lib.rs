@@ -1,4 +1,19 @@
 //! pollhook turns HTTP APIs that offer no webhooks into webhook sources.
-
+pub mod canonical;
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod deliver;
+pub mod diff;
+pub mod event;
+pub mod extract;
+pub mod ids;
+pub mod jsonpath;
 pub mod listen;
+pub mod logging;
+pub mod poll;
+pub mod redact;
+pub mod schedule;
 pub mod sign;
+pub mod source;
+pub mod store;

@@ -1,0 +1,406 @@
+//! A bridge as the rest of pollhook sees it: checked, with every JSONPath,
+//! cron expression, URL, header and secret already parsed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::Method;
+
+use super::error::ConfigError;
+use super::raw::{RawBridge, RawEmit, RawItems, RawSchedule, RawSource, RawTarget};
+use crate::diff::DeletePolicy;
+use crate::extract::{DocumentSpec, ItemsSpec};
+use crate::ids::BridgeName;
+use crate::jsonpath::JsonPath;
+use crate::redact;
+use crate::schedule::{CronSchedule, Schedule};
+use crate::sign::WebhookSecret;
+
+const DEFAULT_SOURCE_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_BODY_SIZE: u64 = 32 << 20;
+
+#[derive(Debug, Clone)]
+pub struct Bridge {
+    pub name: BridgeName,
+    pub file: PathBuf,
+    pub schedule: Schedule,
+    pub jitter: Duration,
+    pub source: SourceConfig,
+    pub selection: Selection,
+    pub emit: EmitConfig,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub url: String,
+    pub method: Method,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Option<String>,
+    pub timeout: Duration,
+    pub max_body_size: u64,
+}
+
+/// What a poll watches: a list of items, or one document.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    Items(ItemsSpec),
+    Document(DocumentSpec),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstPoll {
+    /// Store the first poll's items and send nothing.
+    Baseline,
+    /// Send `item.created` for every item of the first poll.
+    Emit,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmitConfig {
+    pub created: bool,
+    pub updated: bool,
+    pub deleted: bool,
+    pub first_poll: FirstPoll,
+    pub delete_policy: DeletePolicy,
+}
+
+/// A receiver of a bridge's events.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: String,
+    /// The URL with query values and secrets masked: how the target is named
+    /// in logs and in the database.
+    pub key: String,
+    pub secrets: Vec<WebhookSecret>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Checks a deserialized bridge file, collecting every problem.
+pub fn validate(file: &Path, name: BridgeName, raw: RawBridge) -> Result<Bridge, Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let schedule = check_schedule(file, &raw.schedule, &mut errors);
+    let source = check_source(file, &raw.source, &mut errors);
+    let selection = check_selection(file, &raw, &mut errors);
+    let emit = check_emit(file, &raw.emit, &mut errors);
+    let targets = check_targets(file, &raw.targets, &mut errors);
+
+    match (schedule, source, selection, emit, errors.is_empty()) {
+        (Some(schedule), Some(source), Some(selection), Some(emit), true) => Ok(Bridge {
+            name,
+            file: file.to_owned(),
+            schedule,
+            jitter: raw
+                .schedule
+                .jitter
+                .map_or(Duration::ZERO, |jitter| jitter.0),
+            source,
+            selection,
+            emit,
+            targets,
+        }),
+        _ => Err(errors),
+    }
+}
+
+fn check_schedule(
+    file: &Path,
+    raw: &RawSchedule,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Schedule> {
+    match (&raw.every, &raw.cron) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::key(
+                file,
+                "schedule",
+                "set either every or cron, not both",
+            ));
+            None
+        }
+        (None, None) => {
+            errors.push(ConfigError::key(
+                file,
+                "schedule",
+                "missing schedule: set every = \"30s\" (an interval) or cron = \"*/5 * * * *\"",
+            ));
+            None
+        }
+        (Some(every), None) => {
+            if raw.timezone.is_some() {
+                errors.push(ConfigError::key(
+                    file,
+                    "schedule.timezone",
+                    "timezone applies only to cron schedules: remove it or use cron",
+                ));
+            }
+            if every.0.is_zero() {
+                errors.push(ConfigError::key(
+                    file,
+                    "schedule.every",
+                    "must be longer than 0s",
+                ));
+                return None;
+            }
+            Some(Schedule::Every(every.0))
+        }
+        (None, Some(pattern)) => match CronSchedule::parse(pattern, raw.timezone.as_deref()) {
+            Ok(cron) => Some(Schedule::Cron(cron)),
+            Err(error) => {
+                errors.push(ConfigError::key(file, "schedule.cron", error.to_string()));
+                None
+            }
+        },
+    }
+}
+
+fn check_source(
+    file: &Path,
+    raw: &RawSource,
+    errors: &mut Vec<ConfigError>,
+) -> Option<SourceConfig> {
+    let before = errors.len();
+    check_http_url(file, "source.url", &raw.url, errors);
+    let method_text = raw.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    let method = Method::from_bytes(method_text.as_bytes()).ok();
+    if method.is_none() {
+        errors.push(ConfigError::key(
+            file,
+            "source.method",
+            format!(
+                "invalid HTTP method {method_text:?}: use GET, POST, PUT or another method name"
+            ),
+        ));
+    }
+    let headers = check_headers(file, "source.headers", &raw.headers, errors);
+    if let Some(format) = raw.format.as_deref().filter(|format| *format != "json") {
+        errors.push(ConfigError::key(
+            file,
+            "source.format",
+            format!("format {format:?} is not supported by this version: only \"json\" is"),
+        ));
+    }
+    let timeout = raw
+        .timeout
+        .map_or(DEFAULT_SOURCE_TIMEOUT, |timeout| timeout.0);
+    if timeout.is_zero() {
+        errors.push(ConfigError::key(
+            file,
+            "source.timeout",
+            "must be longer than 0s",
+        ));
+    }
+    if errors.len() > before {
+        return None;
+    }
+    Some(SourceConfig {
+        url: raw.url.clone(),
+        method: method?,
+        headers,
+        body: raw.body.clone(),
+        timeout,
+        max_body_size: raw
+            .max_body_size
+            .map_or(DEFAULT_MAX_BODY_SIZE, |size| size.0),
+    })
+}
+
+fn check_selection(
+    file: &Path,
+    raw: &RawBridge,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Selection> {
+    match (&raw.items, &raw.document) {
+        (Some(_), Some(_)) => {
+            errors.push(ConfigError::file(file, "set either [items] (one event per item) or [document] (one event per change of the whole document), not both"));
+            None
+        }
+        (Some(items), None) => check_items(file, items, errors).map(Selection::Items),
+        (None, document) => {
+            let path_text = document
+                .as_ref()
+                .and_then(|document| document.path.as_deref())
+                .unwrap_or("$");
+            let ignore_texts = document
+                .as_ref()
+                .map(|document| document.ignore.as_slice())
+                .unwrap_or_default();
+            let path = compile_path(file, "document.path", path_text, errors);
+            let ignore = compile_paths(file, "document.ignore", ignore_texts, errors);
+            Some(Selection::Document(DocumentSpec {
+                path: path?,
+                ignore: ignore?,
+            }))
+        }
+    }
+}
+
+fn check_items(file: &Path, raw: &RawItems, errors: &mut Vec<ConfigError>) -> Option<ItemsSpec> {
+    let path = compile_path(file, "items.path", &raw.path, errors);
+    let id = compile_path(file, "items.id", &raw.id, errors);
+    let ignore = compile_paths(file, "items.ignore", &raw.ignore, errors);
+    Some(ItemsSpec {
+        path: path?,
+        id: id?,
+        ignore: ignore?,
+    })
+}
+
+fn check_emit(file: &Path, raw: &RawEmit, errors: &mut Vec<ConfigError>) -> Option<EmitConfig> {
+    let before = errors.len();
+    let kinds = raw
+        .events
+        .clone()
+        .unwrap_or_else(|| vec!["created".into(), "updated".into(), "deleted".into()]);
+    for kind in &kinds {
+        if !["created", "updated", "deleted"].contains(&kind.as_str()) {
+            errors.push(ConfigError::key(file, "emit.events", format!("unknown event kind {kind:?}: allowed are \"created\", \"updated\" and \"deleted\"")));
+        }
+    }
+    let first_poll = match raw.first_poll.as_deref().unwrap_or("baseline") {
+        "baseline" => FirstPoll::Baseline,
+        "emit" => FirstPoll::Emit,
+        other => {
+            errors.push(ConfigError::key(file, "emit.first_poll", format!("unknown value {other:?}: use \"baseline\" (store silently) or \"emit\" (send item.created for each item)")));
+            FirstPoll::Baseline
+        }
+    };
+    let delete_after = raw.delete_after.unwrap_or(1);
+    if delete_after == 0 {
+        errors.push(ConfigError::key(
+            file,
+            "emit.delete_after",
+            "must be at least 1 (the number of successful polls that must lack an item)",
+        ));
+    }
+    if errors.len() > before {
+        return None;
+    }
+    let has = |kind: &str| kinds.iter().any(|k| k == kind);
+    Some(EmitConfig {
+        created: has("created"),
+        updated: has("updated"),
+        deleted: has("deleted"),
+        first_poll,
+        delete_policy: DeletePolicy {
+            guard: raw.delete_guard.unwrap_or(true),
+            delete_after,
+        },
+    })
+}
+
+fn check_targets(file: &Path, raw: &[RawTarget], errors: &mut Vec<ConfigError>) -> Vec<Target> {
+    if raw.is_empty() {
+        errors.push(ConfigError::file(
+            file,
+            "no targets: add a [[targets]] block with the url of a receiver",
+        ));
+    }
+    let mut targets = Vec::new();
+    for (index, target) in raw.iter().enumerate() {
+        let prefix = format!("targets[{index}]");
+        let before = errors.len();
+        check_http_url(file, &format!("{prefix}.url"), &target.url, errors);
+        let headers = check_headers(file, &format!("{prefix}.headers"), &target.headers, errors);
+        let mut secrets = Vec::new();
+        for text in &target.secret.0 {
+            redact::register(text);
+            match text.parse::<WebhookSecret>() {
+                Ok(secret) => secrets.push(secret),
+                Err(error) => errors.push(ConfigError::key(
+                    file,
+                    format!("{prefix}.secret"),
+                    error.to_string(),
+                )),
+            }
+        }
+        let key = redact::mask_url(&target.url);
+        if targets.iter().any(|other: &Target| other.key == key) {
+            errors.push(ConfigError::key(
+                file,
+                format!("{prefix}.url"),
+                format!("target {key} is listed twice"),
+            ));
+        }
+        if errors.len() == before {
+            targets.push(Target {
+                url: target.url.clone(),
+                key,
+                secrets,
+                headers,
+            });
+        }
+    }
+    targets
+}
+
+fn check_http_url(file: &Path, key: &str, text: &str, errors: &mut Vec<ConfigError>) {
+    match url::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+        Ok(_) => errors.push(ConfigError::key(file, key, format!("invalid URL {}: use an http:// or https:// URL", redact::mask_url(text)))),
+        Err(error) => errors.push(ConfigError::key(file, key, format!("invalid URL {} ({error}): write a full URL such as https://api.example.com/v1/items", redact::mask(text)))),
+    }
+}
+
+fn check_headers(
+    file: &Path,
+    key: &str,
+    raw: &std::collections::BTreeMap<String, String>,
+    errors: &mut Vec<ConfigError>,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = Vec::new();
+    for (name, value) in raw {
+        let parsed_name = HeaderName::from_bytes(name.as_bytes());
+        let parsed_value = HeaderValue::from_str(value);
+        match (parsed_name, parsed_value) {
+            (Ok(name), Ok(mut value)) => {
+                value.set_sensitive(true);
+                headers.push((name, value));
+            }
+            (Err(_), _) => errors.push(ConfigError::key(
+                file,
+                format!("{key}.{name}"),
+                format!("invalid header name {name:?}: use letters, digits and dashes"),
+            )),
+            (_, Err(_)) => errors.push(ConfigError::key(
+                file,
+                format!("{key}.{name}"),
+                "invalid header value: it contains a line break or another control character",
+            )),
+        }
+    }
+    headers
+}
+
+fn compile_path(
+    file: &Path,
+    key: &str,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<JsonPath> {
+    match JsonPath::parse(text) {
+        Ok(path) => Some(path),
+        Err(error) => {
+            errors.push(ConfigError::key(
+                file,
+                key,
+                format!("invalid JSONPath {text:?}: {error}"),
+            ));
+            None
+        }
+    }
+}
+
+fn compile_paths(
+    file: &Path,
+    key: &str,
+    texts: &[String],
+    errors: &mut Vec<ConfigError>,
+) -> Option<Vec<JsonPath>> {
+    let compiled: Vec<Option<JsonPath>> = texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| compile_path(file, &format!("{key}[{index}]"), text, errors))
+        .collect();
+    compiled.into_iter().collect()
+}

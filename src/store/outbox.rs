@@ -1,0 +1,175 @@
+//! The delivery outbox: one row per event and target, sent in `seq` order
+//! within each lane (one bridge to one target).
+
+use rusqlite::{params, Row, Transaction};
+
+use super::{Store, StoreError};
+use crate::ids::{BridgeName, EventId, ItemId};
+
+/// An event ready to be queued; `body` is the exact bytes every attempt sends.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: EventId,
+    pub kind: &'static str,
+    pub item_id: Option<ItemId>,
+    pub body: Vec<u8>,
+}
+
+/// The oldest pending delivery of one lane.
+#[derive(Debug, Clone)]
+pub struct PendingDelivery {
+    pub delivery_id: i64,
+    pub bridge: String,
+    pub target: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Unix milliseconds.
+    pub next_attempt_at: i64,
+    pub event_id: EventId,
+    pub body: Vec<u8>,
+}
+
+/// One attempt's result, as stored.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub attempted_at: i64,
+    pub duration_ms: i64,
+    /// One of `ok`, `timeout`, `connect`, `tls`, `redirect`, `status`.
+    pub outcome: &'static str,
+    pub status_code: Option<u16>,
+    /// The masked error text.
+    pub error: Option<String>,
+    /// The start of the response body.
+    pub response_body: Option<String>,
+}
+
+/// Where a delivery stands after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Delivered,
+    /// Try again at this Unix millisecond.
+    Retry {
+        at: i64,
+    },
+    Failed,
+}
+
+const HEAD_COLUMNS: &str =
+    "d.id, d.bridge, d.target, d.attempts, d.next_attempt_at, e.event_id, e.body";
+
+/// Queues `events` for every target, in the given order.
+pub(super) fn insert_events(
+    transaction: &Transaction<'_>,
+    bridge: &BridgeName,
+    events: &[NewEvent],
+    targets: &[String],
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut insert_event = transaction.prepare_cached(
+        "INSERT INTO events (event_id, bridge, type, item_id, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut insert_delivery = transaction.prepare_cached(
+        "INSERT INTO deliveries (event_seq, bridge, target, status, next_attempt_at, updated_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
+    )?;
+    for event in events {
+        insert_event.execute(params![
+            event.event_id.as_str(),
+            bridge.as_str(),
+            event.kind,
+            event.item_id.as_ref().map(ItemId::as_str),
+            event.body,
+            now
+        ])?;
+        let seq = transaction.last_insert_rowid();
+        for target in targets {
+            insert_delivery.execute(params![seq, bridge.as_str(), target, now])?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Returns the oldest pending delivery of every lane, due or not,
+    /// optionally for one bridge only.
+    pub fn lane_heads(&self, bridge: Option<&str>) -> Result<Vec<PendingDelivery>, StoreError> {
+        let connection = self.lock();
+        let sql = format!(
+            "SELECT {HEAD_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+             WHERE d.status = 'pending' AND (?1 IS NULL OR d.bridge = ?1)
+               AND d.event_seq = (SELECT MIN(event_seq) FROM deliveries o
+                                  WHERE o.bridge = d.bridge AND o.target = d.target AND o.status = 'pending')
+             ORDER BY d.next_attempt_at, d.event_seq"
+        );
+        let mut statement = connection.prepare_cached(&sql)?;
+        let heads = statement
+            .query_map([bridge], read_head)?
+            .collect::<Result<_, _>>()?;
+        Ok(heads)
+    }
+
+    /// Records an attempt and moves the delivery to `state`.
+    pub fn record_attempt(
+        &self,
+        delivery_id: i64,
+        attempt: &AttemptRecord,
+        state: DeliveryState,
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute(
+            "INSERT INTO attempts (delivery_id, attempted_at, duration_ms, outcome, status_code, error, response_body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                delivery_id,
+                attempt.attempted_at,
+                attempt.duration_ms,
+                attempt.outcome,
+                attempt.status_code,
+                attempt.error,
+                attempt.response_body
+            ],
+        )?;
+        let (status, next_attempt_at) = match state {
+            DeliveryState::Delivered => ("delivered", None),
+            DeliveryState::Retry { at } => ("pending", Some(at)),
+            DeliveryState::Failed => ("failed", None),
+        };
+        transaction.execute(
+            "UPDATE deliveries SET status = ?2, attempts = attempts + 1,
+                 next_attempt_at = COALESCE(?3, next_attempt_at), last_error = ?4, updated_at = ?5
+             WHERE id = ?1",
+            params![
+                delivery_id,
+                status,
+                next_attempt_at,
+                attempt.error,
+                attempt.attempted_at
+            ],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Counts deliveries by status, for summaries.
+    pub fn count_deliveries(&self, status: &str) -> Result<u64, StoreError> {
+        let count = self.lock().query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE status = ?1",
+            [status],
+            |row| row.get(0),
+        )?;
+        Ok(count)
+    }
+}
+
+fn read_head(row: &Row<'_>) -> rusqlite::Result<PendingDelivery> {
+    Ok(PendingDelivery {
+        delivery_id: row.get(0)?,
+        bridge: row.get(1)?,
+        target: row.get(2)?,
+        attempts: row.get(3)?,
+        next_attempt_at: row.get(4)?,
+        event_id: EventId::from_stored(row.get(5)?),
+        body: row.get(6)?,
+    })
+}

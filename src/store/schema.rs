@@ -1,0 +1,79 @@
+//! Schema migrations, applied in order and counted in `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry moves the schema from version N to N + 1. Never edit a released
+/// entry: add a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE bridge_state (
+    bridge TEXT PRIMARY KEY,
+    baselined_at INTEGER,
+    document TEXT,
+    last_poll_at INTEGER,
+    last_success_at INTEGER,
+    last_error TEXT,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE snapshot_items (
+    bridge TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    item TEXT NOT NULL,
+    missing_polls INTEGER NOT NULL DEFAULT 0,
+    held INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (bridge, item_id)
+) WITHOUT ROWID;
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id TEXT NOT NULL UNIQUE,
+    bridge TEXT NOT NULL,
+    type TEXT NOT NULL,
+    item_id TEXT,
+    body BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_seq INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    bridge TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (event_seq, target)
+);
+CREATE INDEX deliveries_by_lane ON deliveries (bridge, target, status, event_seq);
+CREATE TABLE attempts (
+    delivery_id INTEGER NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    attempted_at INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    response_body TEXT
+);
+CREATE INDEX attempts_by_delivery ON attempts (delivery_id);
+"#];
+
+/// Applies every migration the database has not seen yet, each in its own
+/// transaction.
+pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let known = MIGRATIONS.len() as i64;
+    let current: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > known {
+        return Err(StoreError::NewerSchema {
+            found: current,
+            known,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+        transaction.commit()?;
+    }
+    Ok(())
+}

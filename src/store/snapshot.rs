@@ -1,0 +1,174 @@
+//! Reading a bridge's snapshot and committing a poll's result.
+
+use std::collections::HashMap;
+
+use rusqlite::{params, OptionalExtension, Transaction};
+use serde_json::Value;
+
+use super::outbox::{insert_events, NewEvent};
+use super::{Store, StoreError};
+use crate::diff::{SnapshotWrite, StoredItem};
+use crate::ids::{BridgeName, ItemId};
+
+/// What the last successful poll of a bridge left behind.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// False until the first successful poll, even one that found no items.
+    pub baselined: bool,
+    pub items: HashMap<ItemId, StoredItem>,
+    /// The watched document, in whole-document mode.
+    pub document: Option<Value>,
+}
+
+/// Everything one successful poll writes, in one transaction.
+pub struct PollCommit<'a> {
+    pub bridge: &'a BridgeName,
+    pub writes: &'a [SnapshotWrite],
+    /// The new document, in whole-document mode.
+    pub document: Option<&'a Value>,
+    pub events: &'a [NewEvent],
+    /// Target keys that receive every event.
+    pub targets: &'a [String],
+    /// When the poll started, in Unix milliseconds.
+    pub polled_at: i64,
+}
+
+impl Store {
+    /// Loads the snapshot of `bridge`; an unknown bridge has an empty one.
+    pub fn load_snapshot(&self, bridge: &BridgeName) -> Result<Snapshot, StoreError> {
+        let connection = self.lock();
+        let state: Option<(Option<i64>, Option<String>)> = connection
+            .query_row(
+                "SELECT baselined_at, document FROM bridge_state WHERE bridge = ?1",
+                [bridge.as_str()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let (baselined_at, document) = state.unwrap_or_default();
+
+        let mut statement = connection.prepare_cached(
+            "SELECT item_id, item, missing_polls, held FROM snapshot_items WHERE bridge = ?1",
+        )?;
+        let rows = statement.query_map([bridge.as_str()], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, u32>(2)?,
+                row.get::<_, bool>(3)?,
+            ))
+        })?;
+        let mut items = HashMap::new();
+        for row in rows {
+            let (id, item, missing_polls, held) = row?;
+            let item = serde_json::from_str(&item)?;
+            items.insert(
+                ItemId::new(id),
+                StoredItem {
+                    item,
+                    missing_polls,
+                    held,
+                },
+            );
+        }
+
+        Ok(Snapshot {
+            baselined: baselined_at.is_some(),
+            items,
+            document: document
+                .map(|text| serde_json::from_str(&text))
+                .transpose()?,
+        })
+    }
+
+    /// Writes a successful poll: snapshot changes, events and their deliveries.
+    pub fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        mark_success(&transaction, commit)?;
+        apply_writes(&transaction, commit.bridge, commit.writes)?;
+        insert_events(
+            &transaction,
+            commit.bridge,
+            commit.events,
+            commit.targets,
+            commit.polled_at,
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Records a failed poll; the snapshot stays as it is.
+    pub fn record_poll_failure(
+        &self,
+        bridge: &BridgeName,
+        error: &str,
+        polled_at: i64,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO bridge_state (bridge, last_poll_at, last_error, consecutive_failures)
+             VALUES (?1, ?2, ?3, 1)
+             ON CONFLICT (bridge) DO UPDATE SET
+                 last_poll_at = excluded.last_poll_at,
+                 last_error = excluded.last_error,
+                 consecutive_failures = consecutive_failures + 1",
+            params![bridge.as_str(), polled_at, error],
+        )?;
+        Ok(())
+    }
+}
+
+fn mark_success(transaction: &Transaction<'_>, commit: &PollCommit<'_>) -> Result<(), StoreError> {
+    let document = commit.document.map(serde_json::to_string).transpose()?;
+    transaction.execute(
+        "INSERT INTO bridge_state (bridge, baselined_at, document, last_poll_at, last_success_at, consecutive_failures)
+         VALUES (?1, ?2, ?3, ?2, ?2, 0)
+         ON CONFLICT (bridge) DO UPDATE SET
+             baselined_at = COALESCE(baselined_at, excluded.baselined_at),
+             document = COALESCE(excluded.document, document),
+             last_poll_at = excluded.last_poll_at,
+             last_success_at = excluded.last_success_at,
+             last_error = NULL,
+             consecutive_failures = 0",
+        params![commit.bridge.as_str(), commit.polled_at, document],
+    )?;
+    Ok(())
+}
+
+fn apply_writes(
+    transaction: &Transaction<'_>,
+    bridge: &BridgeName,
+    writes: &[SnapshotWrite],
+) -> Result<(), StoreError> {
+    let mut put = transaction.prepare_cached(
+        "INSERT INTO snapshot_items (bridge, item_id, item, missing_polls, held) VALUES (?1, ?2, ?3, 0, 0)
+         ON CONFLICT (bridge, item_id) DO UPDATE SET item = excluded.item, missing_polls = 0, held = 0",
+    )?;
+    let mut absent = transaction.prepare_cached(
+        "UPDATE snapshot_items SET missing_polls = ?3, held = ?4 WHERE bridge = ?1 AND item_id = ?2",
+    )?;
+    let mut remove = transaction
+        .prepare_cached("DELETE FROM snapshot_items WHERE bridge = ?1 AND item_id = ?2")?;
+
+    for write in writes {
+        match write {
+            SnapshotWrite::Put { id, item } => {
+                put.execute(params![
+                    bridge.as_str(),
+                    id.as_str(),
+                    serde_json::to_string(item)?
+                ])?;
+            }
+            SnapshotWrite::Absent {
+                id,
+                missing_polls,
+                held,
+            } => {
+                absent.execute(params![bridge.as_str(), id.as_str(), missing_polls, held])?;
+            }
+            SnapshotWrite::Remove { id } => {
+                remove.execute(params![bridge.as_str(), id.as_str()])?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+use serde_json::json;
+
+use super::*;
+use crate::diff::SnapshotWrite;
+use crate::ids::{BridgeName, EventId, ItemId};
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("state.db")).unwrap();
+    (dir, store)
+}
+
+fn event(id: &str) -> NewEvent {
+    NewEvent {
+        event_id: EventId::from_stored(format!("evt_{id}")),
+        kind: "item.created",
+        item_id: Some(ItemId::new(id)),
+        body: format!("{{\"id\":\"{id}\"}}").into_bytes(),
+    }
+}
+
+#[test]
+fn new_bridge_has_empty_snapshot() {
+    let (_dir, store) = open();
+    let snapshot = store
+        .load_snapshot(&BridgeName::parse("orders").unwrap())
+        .unwrap();
+    assert!(!snapshot.baselined);
+    assert!(snapshot.items.is_empty());
+}
+
+#[test]
+fn empty_poll_still_marks_baseline() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &[],
+            document: None,
+            events: &[],
+            targets: &[],
+            polled_at: 1,
+        })
+        .unwrap();
+    assert!(store.load_snapshot(&bridge).unwrap().baselined);
+}
+
+#[test]
+fn snapshot_round_trips_with_large_ids() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    let big = ItemId::new("18446744073709551615");
+    let writes = [
+        SnapshotWrite::Put {
+            id: big.clone(),
+            item: json!({"n": 1}),
+        },
+        SnapshotWrite::Put {
+            id: ItemId::new("b"),
+            item: json!(2),
+        },
+    ];
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &writes,
+            document: None,
+            events: &[],
+            targets: &[],
+            polled_at: 1,
+        })
+        .unwrap();
+    let absent = [SnapshotWrite::Absent {
+        id: ItemId::new("b"),
+        missing_polls: 1,
+        held: true,
+    }];
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &absent,
+            document: None,
+            events: &[],
+            targets: &[],
+            polled_at: 2,
+        })
+        .unwrap();
+
+    let snapshot = store.load_snapshot(&bridge).unwrap();
+    assert_eq!(snapshot.items[&big].item, json!({"n": 1}));
+    assert_eq!(snapshot.items[&ItemId::new("b")].missing_polls, 1);
+    assert!(snapshot.items[&ItemId::new("b")].held);
+}
+
+#[test]
+fn lanes_deliver_in_order() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    let targets = ["http://a/".to_owned(), "http://b/".to_owned()];
+    let events = [event("1"), event("2")];
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &[],
+            document: None,
+            events: &events,
+            targets: &targets,
+            polled_at: 5,
+        })
+        .unwrap();
+
+    let heads = store.lane_heads(None).unwrap();
+    assert_eq!(heads.len(), 2);
+    assert!(heads.iter().all(|head| head.event_id.as_str() == "evt_1"));
+
+    let attempt = AttemptRecord {
+        attempted_at: 6,
+        duration_ms: 1,
+        outcome: "ok",
+        status_code: Some(200),
+        error: None,
+        response_body: None,
+    };
+    store
+        .record_attempt(heads[0].delivery_id, &attempt, DeliveryState::Delivered)
+        .unwrap();
+    let heads = store.lane_heads(None).unwrap();
+    let ids: Vec<_> = heads.iter().map(|head| head.event_id.as_str()).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&"evt_2") && ids.contains(&"evt_1"), "{ids:?}");
+}
+
+#[test]
+fn retry_keeps_delivery_pending() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    let targets = ["http://a/".to_owned()];
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &[],
+            document: None,
+            events: &[event("1")],
+            targets: &targets,
+            polled_at: 5,
+        })
+        .unwrap();
+    let head = &store.lane_heads(Some("orders")).unwrap()[0];
+    let attempt = AttemptRecord {
+        attempted_at: 6,
+        duration_ms: 1,
+        outcome: "status",
+        status_code: Some(500),
+        error: Some("HTTP 500".into()),
+        response_body: None,
+    };
+    store
+        .record_attempt(head.delivery_id, &attempt, DeliveryState::Retry { at: 99 })
+        .unwrap();
+    let head = &store.lane_heads(Some("orders")).unwrap()[0];
+    assert_eq!(head.attempts, 1);
+    assert_eq!(head.next_attempt_at, 99);
+    assert!(store.lane_heads(Some("other")).unwrap().is_empty());
+}
+
+#[test]
+fn reopen_keeps_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let bridge = BridgeName::parse("orders").unwrap();
+    {
+        let store = Store::open(&path).unwrap();
+        let targets = ["http://a/".to_owned()];
+        store
+            .commit_poll(&PollCommit {
+                bridge: &bridge,
+                writes: &[],
+                document: None,
+                events: &[event("1")],
+                targets: &targets,
+                polled_at: 5,
+            })
+            .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.lane_heads(None).unwrap().len(), 1);
+    assert_eq!(store.count_deliveries("pending").unwrap(), 1);
+}
