@@ -100,23 +100,27 @@ async fn poll_scheduled(context: &PollContext) {
 /// WARN for a failure (pollhook retries at the next scheduled run).
 pub fn log_poll(bridge: &Bridge, result: &Result<PollReport, PollError>) {
     match result {
-        Ok(report) => {
-            for duplicate in &report.duplicates {
-                tracing::warn!(bridge = %bridge.name, id = %duplicate.id, first_index = duplicate.first_index, index = duplicate.index, "duplicate item id in the response: the first occurrence is kept");
-            }
-            if report.held > 0 {
-                tracing::warn!(bridge = %bridge.name, held = report.held, "deletion guard held back deletions: they are sent if the next successful poll still lacks these items");
-            }
-            if report.baseline {
-                tracing::info!(bridge = %bridge.name, items = report.items, events = report.events.len(), "first poll stored as the baseline");
-            } else if report.events.is_empty() {
-                tracing::debug!(bridge = %bridge.name, items = report.items, "poll found no changes");
-            } else {
-                tracing::info!(bridge = %bridge.name, items = report.items, events = report.events.len(), "poll found changes");
-            }
-        }
+        Ok(report) => log_report(bridge, report),
         Err(error) => {
             tracing::warn!(bridge = %bridge.name, error = %error, "poll failed: the snapshot is unchanged and the next scheduled poll runs as usual");
         }
+    }
+}
+
+/// Logs what a successful poll found, with a warning for each duplicate id
+/// and for deletions held back by the guard.
+pub fn log_report(bridge: &Bridge, report: &PollReport) {
+    for duplicate in &report.duplicates {
+        tracing::warn!(bridge = %bridge.name, id = %duplicate.id, first_index = duplicate.first_index, index = duplicate.index, "duplicate item id in the response: the first occurrence is kept");
+    }
+    if report.held > 0 {
+        tracing::warn!(bridge = %bridge.name, held = report.held, "deletion guard held back deletions: they are sent if the next successful poll still lacks these items");
+    }
+    if report.baseline {
+        tracing::info!(bridge = %bridge.name, items = report.items, events = report.events.len(), "first poll stored as the baseline");
+    } else if report.events.is_empty() {
+        tracing::debug!(bridge = %bridge.name, items = report.items, "poll found no changes");
+    } else {
+        tracing::info!(bridge = %bridge.name, items = report.items, events = report.events.len(), "poll found changes");
     }
 }

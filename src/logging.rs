@@ -1,6 +1,8 @@
 //! Log setup: tracing to stderr, human-readable or JSON, with every line
 //! passed through the secret mask.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::redact::MaskingWriter;
@@ -21,7 +23,8 @@ pub fn init(format: LogFormat, level: Option<&str>) {
     let writer = || MaskingWriter(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer);
+        .with_writer(writer)
+        .with_ansi(std::io::stderr().is_terminal());
     let result = match format {
         LogFormat::Human => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

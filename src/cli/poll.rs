@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde_json::Value;
 
 use crate::config::{self, load_global, Overrides};
-use crate::daemon::log_poll;
+use crate::daemon::log_report;
 use crate::deliver::{deliver_pending_once, delivery_client, Deliverer};
 use crate::poll::{poll_once, PollMode};
 use crate::source::source_client;
@@ -53,9 +53,11 @@ pub async fn poll(overrides: &Overrides, name: &str, dry_run: bool) -> anyhow::R
         PollMode::Record
     };
     let result = poll_once(bridge.clone(), &source_client(), store.clone(), mode).await;
-    log_poll(&bridge, &result);
     let report = match result {
-        Ok(report) => report,
+        Ok(report) => {
+            log_report(&bridge, &report);
+            report
+        }
         Err(error) => {
             eprintln!(
                 "error: bridge {name}: poll failed: {}",
