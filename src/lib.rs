@@ -1,1 +1,3 @@
 //! pollhook turns HTTP APIs that offer no webhooks into webhook sources.
+
+pub mod schedule;
