@@ -11,11 +11,12 @@ use reqwest::Client;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::{Bridge, Config};
 use crate::deliver::{delivery_client, run_worker, Deliverer};
 use crate::poll::{poll_once, PollError, PollMode, PollReport};
-use crate::schedule::run_loop;
+use crate::schedule::{run_loop, Schedule};
 use crate::source::source_client;
 use crate::store::Store;
 
@@ -63,6 +64,12 @@ struct PollContext {
 
 async fn run_bridge(context: PollContext) {
     let schedule = context.bridge.schedule.clone();
+    if let Schedule::Cron(cron) = &schedule {
+        if let Some(error) = cron.time_zone_fallback() {
+            tracing::warn!(bridge = %context.bridge.name, %error, "cannot find the system time zone: cron runs in UTC; set schedule.timezone");
+        }
+    }
+    let span = tracing::info_span!("bridge", bridge = %context.bridge.name);
     let jitter = context.bridge.jitter;
     let shutdown = context.shutdown.clone();
     let context = Arc::new(context);
@@ -70,6 +77,7 @@ async fn run_bridge(context: PollContext) {
         let context = context.clone();
         async move { poll_scheduled(&context).await }
     })
+    .instrument(span)
     .await;
 }
 
