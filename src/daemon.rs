@@ -2,7 +2,7 @@
 //! clean stop on SIGINT or SIGTERM.
 //!
 //! Shutdown is a [`CancellationToken`] passed in, never a global. A poll in
-//! progress when the token is cancelled is abandoned before it writes; its
+//! progress when the token is cancelled is abandoned before it writes. Its
 //! commit is one transaction, so it is either complete or absent.
 
 use std::sync::Arc;
@@ -66,7 +66,7 @@ async fn run_bridge(context: PollContext) {
     let schedule = context.bridge.schedule.clone();
     if let Schedule::Cron(cron) = &schedule {
         if let Some(error) = cron.time_zone_fallback() {
-            tracing::warn!(bridge = %context.bridge.name, %error, "cannot find the system time zone: cron runs in UTC; set schedule.timezone");
+            tracing::warn!(bridge = %context.bridge.name, %error, "system time zone not found, so cron runs in UTC: set schedule.timezone");
         }
     }
     let span = tracing::info_span!("bridge", bridge = %context.bridge.name);

@@ -78,7 +78,7 @@ pub enum SnapshotWrite {
     },
 }
 
-/// What one poll changes.
+/// The changes and snapshot writes of one poll.
 #[derive(Debug, Default)]
 pub struct ItemsDiff {
     pub changes: Vec<Change>,
@@ -214,8 +214,8 @@ fn apply_deletions(
     }
 }
 
-/// The guard's rule: every item of a non-empty snapshot, or more than half of
-/// a snapshot of at least four items.
+/// Applies the guard's rule: every item of a non-empty snapshot, or more than
+/// half of a snapshot of at least four items, counts as a mass deletion.
 fn is_mass_deletion(deletions: usize, snapshot_len: usize) -> bool {
     (snapshot_len > 0 && deletions == snapshot_len)
         || (snapshot_len >= 4 && deletions * 2 > snapshot_len)

@@ -1,6 +1,6 @@
 //! The event body that receivers get, built once when a change is detected.
 //!
-//! The body is serialized here and stored as bytes; every attempt sends and
+//! The body is serialized here and stored as bytes. Every attempt sends and
 //! signs exactly those bytes, so the signature always covers what is on the
 //! wire.
 

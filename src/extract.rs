@@ -11,7 +11,7 @@ use crate::canonical::canonical;
 use crate::ids::ItemId;
 use crate::jsonpath::{remove_at, JsonPath};
 
-/// Where the items are and how each is identified.
+/// The location of the items and of each item's id.
 #[derive(Debug, Clone)]
 pub struct ItemsSpec {
     pub path: JsonPath,
@@ -19,7 +19,7 @@ pub struct ItemsSpec {
     pub ignore: Vec<JsonPath>,
 }
 
-/// Which node is watched as one document.
+/// The node watched as one document.
 #[derive(Debug, Clone)]
 pub struct DocumentSpec {
     pub path: JsonPath,

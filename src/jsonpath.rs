@@ -2,8 +2,8 @@
 //! settings of a bridge.
 //!
 //! Expressions are parsed once when the configuration loads, so a bad one is a
-//! configuration error and never a failure at poll time. This module knows
-//! nothing of bridges or polls.
+//! configuration error and never a failure at poll time. This module has no
+//! notion of bridges or polls.
 
 use std::fmt;
 

@@ -26,7 +26,7 @@ pub enum PollMode {
     DryRun,
 }
 
-/// What a successful poll found.
+/// The result of a successful poll.
 #[derive(Debug, Default)]
 pub struct PollReport {
     pub events: Vec<NewEvent>,

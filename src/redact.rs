@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::sync::{OnceLock, RwLock};
 
-/// What a masked value is replaced with.
+/// The replacement text of a masked value.
 pub const MASK: &str = "***";
 
 /// Shortest value that is registered as a secret. Shorter values (a port, a

@@ -1,4 +1,4 @@
-//! A bridge as the rest of pollhook sees it: checked, with every JSONPath,
+//! A bridge as the rest of pollhook uses it: checked, with every JSONPath,
 //! cron expression, URL, header and secret already parsed.
 
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ pub struct SourceConfig {
     pub max_body_size: u64,
 }
 
-/// What a poll watches: a list of items, or one document.
+/// The watched data: a list of items, or one document.
 #[derive(Debug, Clone)]
 pub enum Selection {
     Items(ItemsSpec),

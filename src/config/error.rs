@@ -1,4 +1,4 @@
-//! Configuration errors: each names the file and the key, and says what is
+//! Configuration errors: each names the file and the key, and states what is
 //! allowed, so that `pollhook check` can list all of them at once.
 
 use std::fmt;

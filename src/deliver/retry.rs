@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::store::DeliveryState;
 
-/// Returns where a delivery stands after a failed attempt.
+/// Returns the state of a delivery after a failed attempt.
 ///
 /// `attempts_made` counts the attempt that just failed. `schedule[n - 1]` is
 /// the delay before attempt `n + 1`, so a schedule of seven delays allows

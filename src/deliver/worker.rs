@@ -26,7 +26,7 @@ const STORE_RETRY_WAIT: Duration = Duration::from_secs(5);
 
 type Lane = (String, String);
 
-/// What a delivery needs: the client, the store and the current targets.
+/// The client, the store and the current targets that deliveries use.
 pub struct Deliverer {
     client: Client,
     store: Arc<Store>,
@@ -203,7 +203,7 @@ fn start_due(
 }
 
 /// Makes one attempt for every queued event of `bridge`, due or not, in lane
-/// order; a lane stops at its first failure so that order is kept.
+/// order. A lane stops at its first failure, so that order is kept.
 pub async fn deliver_pending_once(
     deliverer: &Deliverer,
     bridge: &str,

@@ -145,7 +145,7 @@ fn content_type(response: &Response) -> String {
         .map_or_else(|| "(none)".to_owned(), str::to_owned)
 }
 
-/// The start of a body, quoted, for error messages.
+/// Quotes the start of a body for error messages.
 fn preview(body: &[u8]) -> String {
     if body.is_empty() {
         return "nothing (empty body)".to_owned();

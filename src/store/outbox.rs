@@ -43,7 +43,7 @@ pub struct AttemptRecord {
     pub response_body: Option<String>,
 }
 
-/// Where a delivery stands after an attempt.
+/// The state of a delivery after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryState {
     Delivered,

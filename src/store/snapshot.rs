@@ -10,7 +10,7 @@ use super::{Store, StoreError};
 use crate::diff::{SnapshotWrite, StoredItem};
 use crate::ids::{BridgeName, ItemId};
 
-/// What the last successful poll of a bridge left behind.
+/// The stored state of a bridge after its last successful poll.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     /// False until the first successful poll, even one that found no items.

@@ -128,7 +128,8 @@ fn lanes_deliver_in_order() {
     let heads = store.lane_heads(None).unwrap();
     let ids: Vec<_> = heads.iter().map(|head| head.event_id.as_str()).collect();
     assert_eq!(ids.len(), 2);
-    assert!(ids.contains(&"evt_2") && ids.contains(&"evt_1"), "{ids:?}");
+    assert!(ids.contains(&"evt_2"), "{ids:?}");
+    assert!(ids.contains(&"evt_1"), "{ids:?}");
 }
 
 #[test]
