@@ -162,6 +162,14 @@ fn compare_present(
     item: &Value,
     ignore: &[JsonPath],
 ) {
+    // Most items are unchanged, and equal raw JSON (serde_json ignores key
+    // order) is equal in comparison form too, so that work is skipped.
+    if stored.item == *item {
+        if stored.missing_polls > 0 {
+            diff.writes.push(put(id, item));
+        }
+        return;
+    }
     let before_form = comparable(&stored.item, ignore);
     let after_form = comparable(item, ignore);
     if before_form != after_form {

@@ -6,6 +6,7 @@
 //! or touches the database.
 
 mod bridge;
+mod collect;
 mod error;
 mod global;
 mod interpolate;
@@ -14,7 +15,7 @@ mod units;
 
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Format, Serialized, Toml};
+use figment::providers::{Format, Toml};
 use figment::Figment;
 
 pub use bridge::{Bridge, EmitConfig, FirstPoll, Selection, SourceConfig, Target};
@@ -108,18 +109,22 @@ pub fn load_bridge_file(file: &Path) -> Result<Bridge, Vec<ConfigError>> {
         })
         .collect();
 
-    let raw: RawBridge = match Figment::from(Serialized::defaults(value)).extract() {
-        Ok(raw) => raw,
-        Err(error) => {
-            errors.extend(ConfigError::from_figment(file, error));
-            return Err(errors);
-        }
+    let collected = collect::deserialize_collecting::<RawBridge>(file, value);
+    errors.extend(collected.errors);
+    let Some(raw) = collected.value else {
+        return Err(errors);
     };
     match bridge::validate(file, name, raw) {
         Ok(bridge) if errors.is_empty() => Ok(bridge),
         Ok(_) => Err(errors),
         Err(validation) => {
-            errors.extend(validation);
+            // A key removed after an error would also show up as missing here.
+            errors.extend(validation.into_iter().filter(|error| {
+                !error
+                    .key
+                    .as_deref()
+                    .is_some_and(|key| collect::is_affected_by_removal(key, &collected.removed))
+            }));
             Err(errors)
         }
     }

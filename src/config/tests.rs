@@ -195,3 +195,27 @@ fn global_unknown_key_is_rejected() {
     let errors = load_global(&overrides).unwrap_err().to_string();
     assert!(errors.contains("timeot"), "{errors}");
 }
+
+#[test]
+fn errors_after_a_bad_key_are_still_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("POLLHOOK_TEST_TOKEN", "secret-token-1");
+    let text = VALID
+        .replace("every = \"30s\"", "every = \"soon\"")
+        .replace("[items]", "[items]\nfilter = \"x\"")
+        .replace("$.data[*]", "$.data[");
+    let errors =
+        messages(&load_bridge_file(&write_bridge(dir.path(), "orders", &text)).unwrap_err());
+    for wanted in ["schedule.every", "items.filter", "items.path"] {
+        assert!(
+            errors.iter().any(|error| error.contains(wanted)),
+            "missing {wanted:?} in {errors:#?}"
+        );
+    }
+    assert!(
+        !errors
+            .iter()
+            .any(|error| error.contains("missing schedule")),
+        "{errors:#?}"
+    );
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests of pollhook: the real binary polls a real local HTTP API
+//! and delivers to a real local receiver, both on 127.0.0.1.
+
+mod config_check;
+mod deletion_guard;
+mod delivery;
+mod document;
+mod failures;
+mod items;
+mod secrets;
+mod support;

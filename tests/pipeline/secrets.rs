@@ -1,0 +1,104 @@
+//! Secrets stay out of everything pollhook writes: stdout, stderr and the
+//! state database, even when a failing upstream echoes the request back.
+
+use serde_json::json;
+
+use crate::support::{data, run, PollRun, Receiver, Reply, Upstream, Workspace};
+
+const API_KEY: &str = "e2e-api-key-5b1f0c93d7";
+const HOOK_SECRET: &str = "whsec_ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM=";
+/// The key part of `HOOK_SECRET`, which must not leak on its own either.
+const HOOK_SECRET_KEY: &str = "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1+f4CBgoM";
+const TARGET_TOKEN: &str = "e2e-target-token-8a27e4";
+
+fn poll_with_key(workspace: &Workspace) -> PollRun {
+    let mut command = workspace.command(&["--log-level", "debug", "poll", "orders"]);
+    command.env("POLLHOOK_E2E_KEY", API_KEY);
+    run(command)
+}
+
+/// Fails when `text` contains a secret, showing the text around it.
+fn assert_no_secret(place: &str, text: &str) {
+    for secret in [API_KEY, HOOK_SECRET_KEY, TARGET_TOKEN] {
+        if let Some(position) = text.find(secret) {
+            let start = position.saturating_sub(200);
+            let end = (position + secret.len() + 200).min(text.len());
+            let context = String::from_utf8_lossy(&text.as_bytes()[start..end]);
+            panic!("{place} contains the secret {secret:?}: ...{context}...");
+        }
+    }
+}
+
+#[test]
+fn secrets_stay_out_of_output_and_state() {
+    let upstream = Upstream::start(Reply::json(&data(&[json!({ "id": "A-1" })])));
+    let receiver = Receiver::start();
+    receiver.respond_with(500);
+    let workspace = Workspace::new();
+    workspace.write_bridge(
+        "orders",
+        &format!(
+            r#"[schedule]
+every = "1h"
+
+[source]
+url = "{}?api_key=${{POLLHOOK_E2E_KEY}}"
+
+[items]
+path = "$.data[*]"
+id = "$.id"
+
+[emit]
+first_poll = "emit"
+
+[[targets]]
+url = "{}?token={TARGET_TOKEN}"
+secret = "{HOOK_SECRET}"
+"#,
+            upstream.url("/orders"),
+            receiver.url()
+        ),
+    );
+
+    // A good poll whose delivery fails stores an event and a failed attempt.
+    let good = poll_with_key(&workspace);
+    good.expect_success();
+    assert_eq!(receiver.requests().len(), 1, "{good}");
+
+    // The failing upstream echoes the request, key included, in its error body.
+    upstream.reply_with(Reply::raw(
+        500,
+        "text/plain",
+        &format!("invalid request /orders?api_key={API_KEY}"),
+    ));
+    let failed = poll_with_key(&workspace);
+    failed.expect_failure();
+
+    let requests = upstream.requests();
+    assert_eq!(
+        requests.last().map(String::as_str),
+        Some(format!("/orders?api_key={API_KEY}").as_str()),
+        "the key must reach the upstream"
+    );
+    assert!(
+        failed.stderr.contains("api_key=***"),
+        "the error must show the masked query: {failed}"
+    );
+    for (name, run) in [("good poll", &good), ("failed poll", &failed)] {
+        assert_no_secret(&format!("{name} stdout"), &run.stdout);
+        assert_no_secret(&format!("{name} stderr"), &run.stderr);
+    }
+    let state_files = workspace.state_bytes();
+    assert!(!state_files.is_empty(), "no state database was written");
+    for (path, bytes) in &state_files {
+        let text = String::from_utf8_lossy(bytes);
+        assert_no_secret(&path.display().to_string(), &text);
+    }
+
+    // The failure is stored with the masked URL, which shows that the bytes
+    // searched above are the ones pollhook wrote its records to.
+    let stored_mask = state_files
+        .iter()
+        .any(|(_, bytes)| String::from_utf8_lossy(bytes).contains("api_key=***"));
+    assert!(stored_mask, "no state file contains the masked source URL");
+}
