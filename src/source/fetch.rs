@@ -7,6 +7,7 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use thiserror::Error;
 
+use super::decode::utf8_body;
 use crate::config::SourceConfig;
 use crate::redact::{error_chain, mask, mask_url};
 
@@ -14,7 +15,6 @@ use crate::redact::{error_chain, mask, mask_url};
 const MAX_REDIRECTS: usize = 10;
 /// How much of a body an error message shows.
 const BODY_PREVIEW_CHARS: usize = 80;
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 #[derive(Debug, Error)]
 pub enum FetchError {
@@ -118,8 +118,8 @@ async fn read_body(
 }
 
 fn parse_json(body: &[u8], request: &str, content_type: String) -> Result<Value, FetchError> {
-    let text = body.strip_prefix(UTF8_BOM).unwrap_or(body);
-    serde_json::from_slice(text).map_err(|error| {
+    let text = utf8_body(body, &content_type);
+    serde_json::from_slice(&text).map_err(|error| {
         let message = error.to_string();
         let detail = message
             .split(" at line ")
@@ -132,7 +132,7 @@ fn parse_json(body: &[u8], request: &str, content_type: String) -> Result<Value,
             line: error.line(),
             column: error.column(),
             content_type,
-            body_start: preview(text),
+            body_start: preview(&text),
         }
     })
 }

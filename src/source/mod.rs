@@ -4,6 +4,7 @@
 //! limit, parses as JSON. Anything else is a [`FetchError`] that describes
 //! what failed. This module never touches the snapshot.
 
+mod decode;
 mod fetch;
 
 pub use fetch::{fetch, source_client, FetchError};
