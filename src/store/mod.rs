@@ -6,9 +6,12 @@
 //! them. Other processes (`pollhook poll` while the daemon runs) wait for the
 //! lock through SQLite's busy timeout.
 
+mod inspect;
 mod outbox;
+mod retention;
 mod schema;
 mod snapshot;
+mod targets;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -17,8 +20,11 @@ use std::time::Duration;
 use rusqlite::Connection;
 use thiserror::Error;
 
+pub use inspect::{AttemptRow, DeliveryDetail, DeliveryFilter, DeliveryRow, EventDetail};
 pub use outbox::{AttemptRecord, DeliveryState, NewEvent, PendingDelivery};
+pub use retention::Pruned;
 pub use snapshot::{PollCommit, Snapshot};
+pub use targets::{DisabledTarget, TargetQueue};
 
 /// How long a write waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -68,6 +68,11 @@ pub(super) fn insert_events(
     let mut insert_event = transaction.prepare_cached(
         "INSERT INTO events (event_id, bridge, type, item_id, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
+    let mut insert_lane = transaction
+        .prepare_cached("INSERT OR IGNORE INTO lanes (bridge, target) VALUES (?1, ?2)")?;
+    for target in targets {
+        insert_lane.execute(params![bridge.as_str(), target])?;
+    }
     let mut insert_delivery = transaction.prepare_cached(
         "INSERT INTO deliveries (event_seq, bridge, target, status, next_attempt_at, updated_at)
          VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
@@ -90,15 +95,22 @@ pub(super) fn insert_events(
 }
 
 impl Store {
-    /// Returns the oldest pending delivery of every lane, due or not,
-    /// optionally for one bridge only.
+    /// Returns the oldest pending delivery of every lane whose target is not
+    /// disabled, due or not, optionally for one bridge only.
+    ///
+    /// Each lane's head is found through the lane index, so the cost depends
+    /// on the number of lanes, not on the length of the queue.
     pub fn lane_heads(&self, bridge: Option<&str>) -> Result<Vec<PendingDelivery>, StoreError> {
         let connection = self.lock();
         let sql = format!(
-            "SELECT {HEAD_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-             WHERE d.status = 'pending' AND (?1 IS NULL OR d.bridge = ?1)
-               AND d.event_seq = (SELECT MIN(event_seq) FROM deliveries o
-                                  WHERE o.bridge = d.bridge AND o.target = d.target AND o.status = 'pending')
+            "SELECT {HEAD_COLUMNS} FROM lanes l
+             JOIN deliveries d ON d.id = (
+                 SELECT id FROM deliveries
+                 WHERE bridge = l.bridge AND target = l.target AND status = 'pending'
+                 ORDER BY event_seq LIMIT 1)
+             JOIN events e ON e.seq = d.event_seq
+             WHERE (?1 IS NULL OR l.bridge = ?1)
+               AND l.target NOT IN (SELECT target FROM disabled_targets)
              ORDER BY d.next_attempt_at, d.event_seq"
         );
         let mut statement = connection.prepare_cached(&sql)?;

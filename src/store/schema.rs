@@ -6,7 +6,8 @@ use super::StoreError;
 
 /// Each entry moves the schema from version N to N + 1. Never edit a released
 /// entry: add a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE bridge_state (
     bridge TEXT PRIMARY KEY,
     baselined_at INTEGER,
@@ -56,7 +57,24 @@ CREATE TABLE attempts (
     response_body TEXT
 );
 CREATE INDEX attempts_by_delivery ON attempts (delivery_id);
-"#];
+"#,
+    r#"
+CREATE TABLE lanes (
+    bridge TEXT NOT NULL,
+    target TEXT NOT NULL,
+    PRIMARY KEY (bridge, target)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO lanes (bridge, target) SELECT DISTINCT bridge, target FROM deliveries;
+CREATE TABLE disabled_targets (
+    target TEXT PRIMARY KEY,
+    disabled_at INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    config_hash TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX deliveries_by_status_time ON deliveries (status, updated_at);
+CREATE INDEX deliveries_by_event ON deliveries (event_seq);
+"#,
+];
 
 /// Applies every migration the database has not seen yet, each in its own
 /// transaction.
