@@ -3,9 +3,12 @@
 //! logic of their own.
 
 mod check;
+mod deliveries;
 mod listen;
 mod poll;
 mod run;
+mod table;
+mod targets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +56,48 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// List deliveries (one per event and target), newest first
+    Deliveries {
+        #[command(subcommand)]
+        action: Option<DeliveriesAction>,
+        /// Only this bridge's deliveries
+        #[arg(long)]
+        bridge: Option<String>,
+        /// Only deliveries to this target URL
+        #[arg(long)]
+        target: Option<String>,
+        /// Only deliveries in this state
+        #[arg(long, value_enum)]
+        status: Option<DeliveryStatus>,
+        /// Maximum number of rows
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue events again under their original webhook-id
+    Redeliver {
+        /// Event ids (evt_...) or delivery ids
+        ids: Vec<String>,
+        /// Queue every failed delivery again (narrow with --bridge and --target)
+        #[arg(long, conflicts_with = "ids")]
+        failed: bool,
+        /// With --failed: only this bridge
+        #[arg(long, requires = "failed")]
+        bridge: Option<String>,
+        /// With --failed: only this target URL
+        #[arg(long, requires = "failed")]
+        target: Option<String>,
+    },
+    /// List targets with their state and queue, or enable a disabled one
+    Targets {
+        #[command(subcommand)]
+        action: Option<TargetsAction>,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Receive webhooks locally and print each one with its signature check
     Listen {
         /// Port to listen on, on 127.0.0.1
@@ -62,6 +107,45 @@ enum Command {
         #[arg(long, value_name = "SECRET")]
         secret: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeliveriesAction {
+    /// Print one event with every delivery and attempt
+    Show {
+        /// Event id (evt_...) or delivery id
+        id: String,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TargetsAction {
+    /// Deliver to a target again after a 410 Gone disabled it
+    Enable {
+        /// The target's URL, as in the bridge file or as `pollhook targets` lists it
+        target: String,
+    },
+}
+
+/// A delivery state, as the `--status` filter takes it.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DeliveryStatus {
+    Pending,
+    Failed,
+    Delivered,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Delivered => "delivered",
+        }
+    }
 }
 
 /// Parses the arguments, runs the command and returns the exit status.
@@ -89,6 +173,44 @@ pub fn main() -> ExitCode {
             Command::Check => check::check(&overrides),
             Command::Poll { name, dry_run } => poll::poll(&overrides, &name, dry_run).await,
             Command::Listen { port, secret } => listen::listen(port, &secret).await,
+            Command::Deliveries {
+                action: Some(DeliveriesAction::Show { id, json }),
+                ..
+            } => deliveries::show(&overrides, &id, json),
+            Command::Deliveries {
+                action: None,
+                bridge,
+                target,
+                status,
+                limit,
+                json,
+            } => {
+                let options = deliveries::ListOptions {
+                    bridge,
+                    target,
+                    status,
+                    limit,
+                    json,
+                };
+                deliveries::list(&overrides, options)
+            }
+            Command::Redeliver {
+                ids,
+                failed,
+                bridge,
+                target,
+            } => deliveries::redeliver(
+                &overrides,
+                &ids,
+                failed,
+                bridge.as_deref(),
+                target.as_deref(),
+            ),
+            Command::Targets {
+                action: Some(TargetsAction::Enable { target }),
+                ..
+            } => targets::enable(&overrides, &target),
+            Command::Targets { action: None, json } => targets::list(&overrides, json),
         }
     });
     match result {
@@ -98,6 +220,19 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Opens the state database named by the global configuration.
+fn open_store(overrides: &Overrides) -> anyhow::Result<crate::store::Store> {
+    let global =
+        crate::config::load_global(overrides).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    if !global.state.exists() {
+        anyhow::bail!(
+            "the state database {} does not exist yet: run `pollhook run` or `pollhook poll NAME` first, or point --state at it",
+            global.state.display()
+        );
+    }
+    crate::store::Store::open(&global.state).map_err(anyhow::Error::from)
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.

@@ -7,5 +7,6 @@ mod delivery;
 mod document;
 mod failures;
 mod items;
+mod operator;
 mod secrets;
 mod support;

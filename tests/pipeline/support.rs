@@ -179,6 +179,7 @@ pub struct Received {
     pub body: Bytes,
     /// Status code of the receiver's response.
     pub response_status: u16,
+    pub arrived_at: Instant,
 }
 
 impl Received {
@@ -298,6 +299,7 @@ async fn record_webhook(
         headers,
         body,
         response_status: status,
+        arrived_at: Instant::now(),
     });
     drop(log);
     state.arrived.notify_all();
@@ -328,6 +330,11 @@ impl Workspace {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Replaces the global file `pollhook.toml`.
+    pub fn write_global(&self, toml: &str) {
+        fs::write(self.path().join("pollhook.toml"), toml).expect("write pollhook.toml");
     }
 
     pub fn write_bridge(&self, name: &str, toml: &str) {
