@@ -235,22 +235,29 @@ fn open_store(overrides: &Overrides) -> anyhow::Result<crate::store::Store> {
     crate::store::Store::open(&global.state).map_err(anyhow::Error::from)
 }
 
-/// Resolves when SIGINT or SIGTERM arrives.
-async fn stop_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Returns a future that resolves when SIGINT or SIGTERM arrives. The signal
+/// handlers are installed when this is called, not when the future is first
+/// polled, so that no signal in between falls back to the default action.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
+                _ => drop(tokio::signal::ctrl_c().await),
             }
-            Err(_) => drop(interrupt.await),
         }
     }
     #[cfg(not(unix))]
-    drop(interrupt.await);
+    async {
+        drop(tokio::signal::ctrl_c().await);
+    }
 }

@@ -2,6 +2,7 @@
 //! and delivers to a real local receiver, both on 127.0.0.1.
 
 mod config_check;
+mod crash;
 mod deletion_guard;
 mod delivery;
 mod document;

@@ -51,7 +51,7 @@ fn runtime() -> &'static Runtime {
 }
 
 /// Serves `app` on a free port of 127.0.0.1 until the returned guard drops.
-fn serve(app: Router) -> (String, DropGuard) {
+pub fn serve(app: Router) -> (String, DropGuard) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener
         .set_nonblocking(true)
@@ -455,6 +455,14 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Kills the process with SIGKILL, as a crash or power loss would end it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("send SIGKILL");
+            child.wait().expect("wait for the killed daemon");
+        }
+    }
+
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log_path).unwrap_or_default()
     }
