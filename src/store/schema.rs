@@ -71,7 +71,6 @@ CREATE TABLE disabled_targets (
     reason TEXT NOT NULL,
     config_hash TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX deliveries_by_status_time ON deliveries (status, updated_at);
 CREATE INDEX deliveries_by_event ON deliveries (event_seq);
 "#,
 ];
