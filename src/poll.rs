@@ -16,7 +16,7 @@ use crate::diff::{diff_document, diff_items, Change};
 use crate::event::new_event;
 use crate::extract::{extract_items, select_document, DuplicateId, ExtractError};
 use crate::source::{fetch, FetchError};
-use crate::store::{unix_millis, NewEvent, PollCommit, Store, StoreError};
+use crate::store::{unix_millis, NewEvent, PlannedCommit, Snapshot, Store, StoreError};
 
 /// Whether a poll writes its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +97,25 @@ pub fn apply_response(
     mode: PollMode,
     started_at: DateTime<Utc>,
 ) -> Result<PollReport, PollError> {
-    let snapshot = store.load_snapshot(&bridge.name)?;
+    match mode {
+        PollMode::DryRun => {
+            let snapshot = store.load_snapshot(&bridge.name)?;
+            plan_poll(bridge, &snapshot, &document, started_at).map(|(_, report)| report)
+        }
+        PollMode::Record => store.commit_poll_with(&bridge.name, |snapshot| {
+            plan_poll(bridge, snapshot, &document, started_at)
+        }),
+    }
+}
+
+/// Compares a parsed response with `snapshot` and decides what to write.
+/// Pure: the caller reads the snapshot and commits the plan.
+fn plan_poll(
+    bridge: &Bridge,
+    snapshot: &Snapshot,
+    document: &Value,
+    started_at: DateTime<Utc>,
+) -> Result<(PlannedCommit, PollReport), PollError> {
     let mut report = PollReport {
         baseline: !snapshot.baselined,
         ..PollReport::default()
@@ -105,7 +123,7 @@ pub fn apply_response(
 
     let (changes, writes, watched) = match &bridge.selection {
         Selection::Items(spec) => {
-            let extraction = extract_items(&document, spec)?;
+            let extraction = extract_items(document, spec)?;
             let diff = diff_items(
                 &snapshot.items,
                 &extraction.items,
@@ -118,7 +136,7 @@ pub fn apply_response(
             (diff.changes, diff.writes, None)
         }
         Selection::Document(spec) => {
-            let watched = select_document(&document, spec)?;
+            let watched = select_document(document, spec)?;
             let change = diff_document(snapshot.document.as_ref(), &watched, &spec.ignore);
             report.items = 1;
             (change.into_iter().collect(), Vec::new(), Some(watched))
@@ -134,22 +152,18 @@ pub fn apply_response(
             .collect();
     }
 
-    if mode == PollMode::Record {
-        let targets: Vec<String> = bridge
+    let planned = PlannedCommit {
+        writes,
+        document: watched,
+        events: report.events.clone(),
+        targets: bridge
             .targets
             .iter()
             .map(|target| target.key.clone())
-            .collect();
-        store.commit_poll(&PollCommit {
-            bridge: &bridge.name,
-            writes: &writes,
-            document: watched.as_ref(),
-            events: &report.events,
-            targets: &targets,
-            polled_at: unix_millis(started_at),
-        })?;
-    }
-    Ok(report)
+            .collect(),
+        polled_at: unix_millis(started_at),
+    };
+    Ok((planned, report))
 }
 
 fn wanted(bridge: &Bridge, change: &Change) -> bool {

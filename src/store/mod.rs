@@ -7,6 +7,7 @@
 //! lock through SQLite's busy timeout.
 
 mod inspect;
+mod lock;
 mod outbox;
 mod retention;
 mod schema;
@@ -21,9 +22,10 @@ use rusqlite::Connection;
 use thiserror::Error;
 
 pub use inspect::{AttemptRow, DeliveryDetail, DeliveryFilter, DeliveryRow, EventDetail};
+pub use lock::{lock_path, DeliveryLock};
 pub use outbox::{AttemptRecord, DeliveryState, NewEvent, PendingDelivery};
 pub use retention::Pruned;
-pub use snapshot::{PollCommit, Snapshot};
+pub use snapshot::{PlannedCommit, PollCommit, Snapshot};
 pub use targets::{DisabledTarget, TargetQueue};
 
 /// How long a write waits for another process's lock before failing.

@@ -20,6 +20,16 @@ pub struct Snapshot {
     pub document: Option<Value>,
 }
 
+/// What a poll decided to write, owned, for [`Store::commit_poll_with`].
+#[derive(Debug, Default)]
+pub struct PlannedCommit {
+    pub writes: Vec<SnapshotWrite>,
+    pub document: Option<Value>,
+    pub events: Vec<NewEvent>,
+    pub targets: Vec<String>,
+    pub polled_at: i64,
+}
+
 /// Everything one successful poll writes, in one transaction.
 pub struct PollCommit<'a> {
     pub bridge: &'a BridgeName,
@@ -36,63 +46,45 @@ pub struct PollCommit<'a> {
 impl Store {
     /// Loads the snapshot of `bridge`; an unknown bridge has an empty one.
     pub fn load_snapshot(&self, bridge: &BridgeName) -> Result<Snapshot, StoreError> {
-        let connection = self.lock();
-        let state: Option<(Option<i64>, Option<String>)> = connection
-            .query_row(
-                "SELECT baselined_at, document FROM bridge_state WHERE bridge = ?1",
-                [bridge.as_str()],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let (baselined_at, document) = state.unwrap_or_default();
+        read_snapshot(&self.lock(), bridge)
+    }
 
-        let mut statement = connection.prepare_cached(
-            "SELECT item_id, item, missing_polls, held FROM snapshot_items WHERE bridge = ?1",
-        )?;
-        let rows = statement.query_map([bridge.as_str()], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, u32>(2)?,
-                row.get::<_, bool>(3)?,
-            ))
-        })?;
-        let mut items = HashMap::new();
-        for row in rows {
-            let (id, item, missing_polls, held) = row?;
-            let item = serde_json::from_str(&item)?;
-            items.insert(
-                ItemId::new(id),
-                StoredItem {
-                    item,
-                    missing_polls,
-                    held,
-                },
-            );
-        }
-
-        Ok(Snapshot {
-            baselined: baselined_at.is_some(),
-            items,
-            document: document
-                .map(|text| serde_json::from_str(&text))
-                .transpose()?,
-        })
+    /// Reads the snapshot of `bridge` and commits what `plan`
+    /// makes of it, in one transaction that holds the database's write lock
+    /// from the read on.
+    ///
+    /// Two processes that poll the same bridge at once are thereby put in
+    /// order: the second compares with the snapshot the first committed, so a
+    /// change is announced once.
+    pub fn commit_poll_with<T, E: From<StoreError>>(
+        &self,
+        bridge: &BridgeName,
+        plan: impl FnOnce(&Snapshot) -> Result<(PlannedCommit, T), E>,
+    ) -> Result<T, E> {
+        let mut connection = self.lock();
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let snapshot = read_snapshot(&transaction, bridge)?;
+        let (planned, output) = plan(&snapshot)?;
+        let commit = PollCommit {
+            bridge,
+            writes: &planned.writes,
+            document: planned.document.as_ref(),
+            events: &planned.events,
+            targets: &planned.targets,
+            polled_at: planned.polled_at,
+        };
+        write_commit(&transaction, &commit)?;
+        transaction.commit().map_err(StoreError::from)?;
+        Ok(output)
     }
 
     /// Writes a successful poll: snapshot changes, events and their deliveries.
     pub fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        mark_success(&transaction, commit)?;
-        apply_writes(&transaction, commit.bridge, commit.writes)?;
-        insert_events(
-            &transaction,
-            commit.bridge,
-            commit.events,
-            commit.targets,
-            commit.polled_at,
-        )?;
+        write_commit(&transaction, commit)?;
         transaction.commit()?;
         Ok(())
     }
@@ -115,6 +107,65 @@ impl Store {
         )?;
         Ok(())
     }
+}
+
+fn read_snapshot(
+    connection: &rusqlite::Connection,
+    bridge: &BridgeName,
+) -> Result<Snapshot, StoreError> {
+    let state: Option<(Option<i64>, Option<String>)> = connection
+        .query_row(
+            "SELECT baselined_at, document FROM bridge_state WHERE bridge = ?1",
+            [bridge.as_str()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let (baselined_at, document) = state.unwrap_or_default();
+
+    let mut statement = connection.prepare_cached(
+        "SELECT item_id, item, missing_polls, held FROM snapshot_items WHERE bridge = ?1",
+    )?;
+    let rows = statement.query_map([bridge.as_str()], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, u32>(2)?,
+            row.get::<_, bool>(3)?,
+        ))
+    })?;
+    let mut items = HashMap::new();
+    for row in rows {
+        let (id, item, missing_polls, held) = row?;
+        let item = serde_json::from_str(&item)?;
+        items.insert(
+            ItemId::new(id),
+            StoredItem {
+                item,
+                missing_polls,
+                held,
+            },
+        );
+    }
+
+    Ok(Snapshot {
+        baselined: baselined_at.is_some(),
+        items,
+        document: document
+            .map(|text| serde_json::from_str(&text))
+            .transpose()?,
+    })
+}
+
+fn write_commit(transaction: &Transaction<'_>, commit: &PollCommit<'_>) -> Result<(), StoreError> {
+    mark_success(transaction, commit)?;
+    apply_writes(transaction, commit.bridge, commit.writes)?;
+    insert_events(
+        transaction,
+        commit.bridge,
+        commit.events,
+        commit.targets,
+        commit.polled_at,
+    )
 }
 
 fn mark_success(transaction: &Transaction<'_>, commit: &PollCommit<'_>) -> Result<(), StoreError> {
