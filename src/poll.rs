@@ -12,11 +12,11 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::{Bridge, FirstPoll, Selection};
-use crate::diff::{diff_document, diff_items, Change};
+use crate::diff::{diff_document, diff_items_with, AbsentItems, Change};
 use crate::event::new_event;
-use crate::extract::{extract_items, select_document, DuplicateId, ExtractError};
+use crate::extract::{extract_items, select_document, DuplicateId, ExtractError, ItemsMode};
 use crate::source::{fetch, FetchError};
-use crate::store::{unix_millis, NewEvent, PollCommit, Store, StoreError};
+use crate::store::{unix_millis, NewEvent, PollCommit, SourceCommit, Store, StoreError};
 
 /// Whether a poll writes its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,15 +103,27 @@ pub fn apply_response(
         ..PollReport::default()
     };
 
+    let mut seen = Vec::new();
     let (changes, writes, watched) = match &bridge.selection {
         Selection::Items(spec) => {
             let extraction = extract_items(&document, spec)?;
-            let diff = diff_items(
+            let absent_items = match spec.mode {
+                ItemsMode::Full => AbsentItems::Delete(bridge.emit.delete_policy),
+                ItemsMode::Incremental { .. } => AbsentItems::Keep,
+            };
+            let diff = diff_items_with(
                 &snapshot.items,
                 &extraction.items,
-                &spec.ignore,
-                bridge.emit.delete_policy,
+                spec.comparison(),
+                absent_items,
             );
+            if matches!(spec.mode, ItemsMode::Incremental { .. }) {
+                seen = extraction
+                    .items
+                    .iter()
+                    .map(|item| item.id.clone())
+                    .collect();
+            }
             report.items = extraction.items.len();
             report.held = diff.held;
             report.duplicates = extraction.duplicates;
@@ -140,16 +152,41 @@ pub fn apply_response(
             .iter()
             .map(|target| target.key.clone())
             .collect();
-        store.commit_poll(&PollCommit {
-            bridge: &bridge.name,
-            writes: &writes,
-            document: watched.as_ref(),
-            events: &report.events,
-            targets: &targets,
-            polled_at: unix_millis(started_at),
-        })?;
+        let polled_at = unix_millis(started_at);
+        let source = SourceCommit {
+            seen: &seen,
+            forget_before: forget_before(bridge, polled_at),
+            ..SourceCommit::default()
+        };
+        store.commit_poll_with_source(
+            &PollCommit {
+                bridge: &bridge.name,
+                writes: &writes,
+                document: watched.as_ref(),
+                events: &report.events,
+                targets: &targets,
+                polled_at,
+            },
+            &source,
+        )?;
     }
     Ok(report)
+}
+
+/// Returns the time before which unseen items are forgotten, for an
+/// incremental bridge with `forget_after`.
+fn forget_before(bridge: &Bridge, polled_at: i64) -> Option<i64> {
+    let Selection::Items(spec) = &bridge.selection else {
+        return None;
+    };
+    let ItemsMode::Incremental {
+        forget_after: Some(forget_after),
+    } = spec.mode
+    else {
+        return None;
+    };
+    let millis = i64::try_from(forget_after.as_millis()).unwrap_or(i64::MAX);
+    Some(polled_at.saturating_sub(millis))
 }
 
 fn wanted(bridge: &Bridge, change: &Change) -> bool {

@@ -8,6 +8,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 
 use super::error::ConfigError;
+use super::options::check_items_mode;
 use super::raw::{RawBridge, RawEmit, RawItems, RawSchedule, RawSource, RawTarget};
 use crate::diff::DeletePolicy;
 use crate::extract::{DocumentSpec, ItemsSpec};
@@ -239,10 +240,16 @@ fn check_items(file: &Path, raw: &RawItems, errors: &mut Vec<ConfigError>) -> Op
     let path = compile_path(file, "items.path", &raw.path, errors);
     let id = compile_path(file, "items.id", &raw.id, errors);
     let ignore = compile_paths(file, "items.ignore", &raw.ignore, errors);
+    let include = compile_paths(file, "items.include", &raw.include, errors);
+    let unordered = compile_paths(file, "items.unordered", &raw.unordered, errors);
+    let mode = check_items_mode(file, raw, errors);
     Some(ItemsSpec {
         path: path?,
         id: id?,
         ignore: ignore?,
+        include: include?,
+        unordered: unordered?,
+        mode: mode?,
     })
 }
 

@@ -222,7 +222,11 @@ mod tests {
     fn missing_file_names_the_path() {
         let (_, problems) = interpolate("${file:/nonexistent/pollhook-token}", &lookup);
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("/nonexistent/pollhook-token"), "{}", problems[0]);
+        assert!(
+            problems[0].contains("/nonexistent/pollhook-token"),
+            "{}",
+            problems[0]
+        );
     }
 
     #[test]

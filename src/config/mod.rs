@@ -10,6 +10,7 @@ mod collect;
 mod error;
 mod global;
 mod interpolate;
+mod options;
 mod raw;
 mod units;
 

@@ -53,6 +53,12 @@ pub struct RawItems {
     pub id: String,
     #[serde(default)]
     pub ignore: Vec<String>,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub unordered: Vec<String>,
+    pub mode: Option<String>,
+    pub forget_after: Option<HumanDuration>,
 }
 
 #[derive(Debug, Deserialize)]

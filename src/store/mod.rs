@@ -9,6 +9,7 @@
 mod outbox;
 mod schema;
 mod snapshot;
+mod source_state;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -19,6 +20,7 @@ use thiserror::Error;
 
 pub use outbox::{AttemptRecord, DeliveryState, NewEvent, PendingDelivery};
 pub use snapshot::{PollCommit, Snapshot};
+pub use source_state::{SourceCommit, SourceState, Validators};
 
 /// How long a write waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -6,7 +6,8 @@ use super::StoreError;
 
 /// Each entry moves the schema from version N to N + 1. Never edit a released
 /// entry: add a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE bridge_state (
     bridge TEXT PRIMARY KEY,
     baselined_at INTEGER,
@@ -56,7 +57,19 @@ CREATE TABLE attempts (
     response_body TEXT
 );
 CREATE INDEX attempts_by_delivery ON attempts (delivery_id);
-"#];
+"#,
+    // Source state: when each item was last in a response (for forget_after),
+    // the validators of the last response for conditional requests, and the
+    // time before which an upstream rate limit forbids the next request.
+    r#"
+ALTER TABLE snapshot_items ADD COLUMN last_seen_at INTEGER;
+UPDATE snapshot_items SET last_seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+ALTER TABLE bridge_state ADD COLUMN etag TEXT;
+ALTER TABLE bridge_state ADD COLUMN last_modified TEXT;
+ALTER TABLE bridge_state ADD COLUMN validators_for TEXT;
+ALTER TABLE bridge_state ADD COLUMN postponed_until INTEGER;
+"#,
+];
 
 /// Applies every migration the database has not seen yet, each in its own
 /// transaction.

@@ -6,6 +6,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value;
 
 use super::outbox::{insert_events, NewEvent};
+use super::source_state::{write_source_state, SourceCommit};
 use super::{Store, StoreError};
 use crate::diff::{SnapshotWrite, StoredItem};
 use crate::ids::{BridgeName, ItemId};
@@ -82,10 +83,21 @@ impl Store {
 
     /// Writes a successful poll: snapshot changes, events and their deliveries.
     pub fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<(), StoreError> {
+        self.commit_poll_with_source(commit, &SourceCommit::default())
+    }
+
+    /// Writes a successful poll as [`Store::commit_poll`] does, together with
+    /// the source's state in the same transaction.
+    pub fn commit_poll_with_source(
+        &self,
+        commit: &PollCommit<'_>,
+        source: &SourceCommit<'_>,
+    ) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         mark_success(&transaction, commit)?;
         apply_writes(&transaction, commit.bridge, commit.writes)?;
+        write_source_state(&transaction, commit.bridge, source, commit.polled_at)?;
         insert_events(
             &transaction,
             commit.bridge,
