@@ -14,9 +14,11 @@ use thiserror::Error;
 use crate::config::{Bridge, FirstPoll, Selection};
 use crate::diff::{diff_document, diff_items_with, AbsentItems, Change};
 use crate::event::new_event;
-use crate::extract::{extract_items, select_document, DuplicateId, ExtractError, ItemsMode};
-use crate::source::{fetch, FetchError};
-use crate::store::{unix_millis, NewEvent, PollCommit, SourceCommit, Store, StoreError};
+use crate::extract::{extract_pages, select_document, DuplicateId, ExtractError, ItemsMode};
+use crate::source::{fetch_source, FetchError, Outcome};
+use crate::store::{
+    unix_millis, NewEvent, PollCommit, SourceCommit, SourceState, Store, StoreError, Validators,
+};
 
 /// Whether a poll writes its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,11 @@ pub struct PollReport {
     /// Deletions held back by the deletion guard.
     pub held: usize,
     pub duplicates: Vec<DuplicateId>,
+    /// True when the source answered 304 Not Modified.
+    pub not_modified: bool,
+    /// Set when no request was sent because the source's rate limit asked
+    /// to wait until then.
+    pub postponed_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Error)]
@@ -50,7 +57,19 @@ pub enum PollError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// What the source's requests returned, ready to be compared and committed.
+#[derive(Debug)]
+pub struct Response {
+    /// The parsed body of every page; empty for a 304.
+    pub pages: Vec<Value>,
+    pub not_modified: bool,
+    pub validators: Option<Validators>,
+}
+
 /// Polls `bridge` once and, in [`PollMode::Record`], commits the result.
+///
+/// A bridge whose source asked to wait (a rate limit) sends no request
+/// until then: the poll returns at once with `postponed_until` set.
 pub async fn poll_once(
     bridge: Arc<Bridge>,
     client: &Client,
@@ -58,17 +77,52 @@ pub async fn poll_once(
     mode: PollMode,
 ) -> Result<PollReport, PollError> {
     let started_at = Utc::now();
-    let fetched = fetch(client, &bridge.source).await;
+    let state = blocking(&store, {
+        let name = bridge.name.clone();
+        move |store| Ok(store.load_source_state(&name)?)
+    })
+    .await?;
+    if let Some(until) = postponed(&state, started_at) {
+        tracing::debug!(bridge = %bridge.name, until = %until, "run skipped: the source's rate limit asked to wait");
+        return Ok(PollReport {
+            postponed_until: Some(until),
+            ..PollReport::default()
+        });
+    }
 
-    let task_bridge = bridge.clone();
-    let task_store = store.clone();
+    let items_path = match &bridge.selection {
+        Selection::Items(spec) => Some(&spec.path),
+        Selection::Document(_) => None,
+    };
+    let fetched = fetch_source(client, &bridge.source, items_path, &state).await;
+    let postpone_until = match &fetched {
+        Ok(fetched) => fetched.postpone_until,
+        Err(error) => error.postpone_until(),
+    };
+    if let (Some(until), PollMode::Record) = (postpone_until, mode) {
+        postpone(&bridge, &store, until).await;
+    }
+
     let result = match fetched {
-        Ok(document) => tokio::task::spawn_blocking(move || {
-            apply_response(&task_bridge, &task_store, document, mode, started_at)
-        })
-        .await
-        .map_err(PollError::from)
-        .and_then(|result| result),
+        Ok(fetched) => {
+            let response = match fetched.outcome {
+                Outcome::NotModified => Response {
+                    pages: Vec::new(),
+                    not_modified: true,
+                    validators: None,
+                },
+                Outcome::Pages { pages, validators } => Response {
+                    pages,
+                    not_modified: false,
+                    validators,
+                },
+            };
+            let task_bridge = bridge.clone();
+            blocking(&store, move |store| {
+                apply_pages(&task_bridge, store, response, mode, started_at)
+            })
+            .await
+        }
         Err(error) => Err(error.into()),
     };
 
@@ -76,11 +130,13 @@ pub async fn poll_once(
         if mode == PollMode::Record && !matches!(error, PollError::Store(_)) {
             let message = crate::redact::mask(&error.to_string()).into_owned();
             let name = bridge.name.clone();
-            let recorded = tokio::task::spawn_blocking(move || {
-                store.record_poll_failure(&name, &message, unix_millis(started_at))
+            let recorded = blocking(&store, move |store| {
+                store
+                    .record_poll_failure(&name, &message, unix_millis(started_at))
+                    .map_err(PollError::from)
             })
             .await;
-            if let Ok(Err(store_error)) = recorded {
+            if let Err(store_error) = recorded {
                 tracing::error!(bridge = %bridge.name, error = %store_error, "cannot record the failed poll");
             }
         }
@@ -97,6 +153,40 @@ pub fn apply_response(
     mode: PollMode,
     started_at: DateTime<Utc>,
 ) -> Result<PollReport, PollError> {
+    let response = Response {
+        pages: vec![document],
+        not_modified: false,
+        validators: None,
+    };
+    apply_pages(bridge, store, response, mode, started_at)
+}
+
+/// Compares the items of every page with the snapshot and, in record mode,
+/// commits the new snapshot, the events and the source's validators in one
+/// transaction. A 304 commits only that the poll succeeded.
+pub fn apply_pages(
+    bridge: &Bridge,
+    store: &Store,
+    response: Response,
+    mode: PollMode,
+    started_at: DateTime<Utc>,
+) -> Result<PollReport, PollError> {
+    let polled_at = unix_millis(started_at);
+    if response.not_modified {
+        if mode == PollMode::Record {
+            let source = SourceCommit {
+                keep_validators: true,
+                ..SourceCommit::default()
+            };
+            store.commit_poll_with_source(&empty_commit(bridge, polled_at), &source)?;
+        }
+        tracing::debug!(bridge = %bridge.name, "source answered 304 Not Modified: nothing changed");
+        return Ok(PollReport {
+            not_modified: true,
+            ..PollReport::default()
+        });
+    }
+
     let snapshot = store.load_snapshot(&bridge.name)?;
     let mut report = PollReport {
         baseline: !snapshot.baselined,
@@ -106,7 +196,7 @@ pub fn apply_response(
     let mut seen = Vec::new();
     let (changes, writes, watched) = match &bridge.selection {
         Selection::Items(spec) => {
-            let extraction = extract_items(&document, spec)?;
+            let extraction = extract_pages(&response.pages, spec)?;
             let absent_items = match spec.mode {
                 ItemsMode::Full => AbsentItems::Delete(bridge.emit.delete_policy),
                 ItemsMode::Incremental { .. } => AbsentItems::Keep,
@@ -130,7 +220,8 @@ pub fn apply_response(
             (diff.changes, diff.writes, None)
         }
         Selection::Document(spec) => {
-            let watched = select_document(&document, spec)?;
+            let document = response.pages.first().unwrap_or(&Value::Null);
+            let watched = select_document(document, spec)?;
             let change = diff_document(snapshot.document.as_ref(), &watched, &spec.ignore);
             report.items = 1;
             (change.into_iter().collect(), Vec::new(), Some(watched))
@@ -152,8 +243,8 @@ pub fn apply_response(
             .iter()
             .map(|target| target.key.clone())
             .collect();
-        let polled_at = unix_millis(started_at);
         let source = SourceCommit {
+            validators: response.validators.as_ref(),
             seen: &seen,
             forget_before: forget_before(bridge, polled_at),
             ..SourceCommit::default()
@@ -171,6 +262,49 @@ pub fn apply_response(
         )?;
     }
     Ok(report)
+}
+
+fn empty_commit(bridge: &Bridge, polled_at: i64) -> PollCommit<'_> {
+    PollCommit {
+        bridge: &bridge.name,
+        writes: &[],
+        document: None,
+        events: &[],
+        targets: &[],
+        polled_at,
+    }
+}
+
+/// Returns the time until which the source asked to wait, if that is later
+/// than `now`.
+fn postponed(state: &SourceState, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let until = DateTime::from_timestamp_millis(state.postponed_until?)?;
+    (until > now).then_some(until)
+}
+
+/// Stores a postponement and logs it once; the runs it skips log at DEBUG.
+async fn postpone(bridge: &Arc<Bridge>, store: &Arc<Store>, until: DateTime<Utc>) {
+    tracing::warn!(bridge = %bridge.name, until = %until, "source rate limit reached: requests of this bridge wait until then, and runs due before are skipped");
+    let name = bridge.name.clone();
+    let stored = blocking(store, move |store| {
+        store
+            .postpone_source(&name, unix_millis(until))
+            .map_err(PollError::from)
+    })
+    .await;
+    if let Err(error) = stored {
+        tracing::error!(bridge = %bridge.name, %error, "cannot store the rate-limit postponement");
+    }
+}
+
+/// Runs a database call on the blocking thread pool.
+async fn blocking<T, F>(store: &Arc<Store>, call: F) -> Result<T, PollError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, PollError> + Send + 'static,
+{
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || call(&store)).await?
 }
 
 /// Returns the time before which unseen items are forgotten, for an
