@@ -35,7 +35,7 @@ pub struct DeletePolicy {
     pub delete_after: u32,
 }
 
-/// What happens to snapshot items that a poll lacks.
+/// The treatment of snapshot items that a poll lacks.
 #[derive(Debug, Clone, Copy)]
 pub enum AbsentItems {
     /// They count as deleted under this policy.

@@ -25,7 +25,7 @@ pub struct ItemsSpec {
     pub mode: ItemsMode,
 }
 
-/// What an item that is absent from a response means.
+/// The meaning of an item that is absent from a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ItemsMode {
     /// The response is the whole list: an absent item was deleted.
@@ -39,7 +39,7 @@ pub enum ItemsMode {
     },
 }
 
-/// Which parts of an item are compared between polls.
+/// The parts of an item that are compared between polls.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Comparison<'a> {
     /// When not empty, only these paths are compared.

@@ -38,7 +38,7 @@ pub struct PollReport {
     /// Deletions held back by the deletion guard.
     pub held: usize,
     pub duplicates: Vec<DuplicateId>,
-    /// True when the source answered 304 Not Modified.
+    /// True when the source returned 304 Not Modified.
     pub not_modified: bool,
     /// Set when no request was sent because the source's rate limit asked
     /// to wait until then.
@@ -57,7 +57,7 @@ pub enum PollError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// What the source's requests returned, ready to be compared and committed.
+/// The result of the source's requests, ready to be compared and committed.
 #[derive(Debug)]
 pub struct Response {
     /// The parsed body of every page; empty for a 304.
@@ -66,7 +66,17 @@ pub struct Response {
     pub validators: Option<Validators>,
 }
 
-/// Polls `bridge` once and, in [`PollMode::Record`], commits the result.
+/// The cause of a poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// A scheduled run, which honours the source's rate limit.
+    Schedule,
+    /// An operator's `pollhook poll`, which requests the source regardless.
+    Operator,
+}
+
+/// Polls `bridge` once for its schedule and, in [`PollMode::Record`],
+/// commits the result.
 ///
 /// A bridge whose source asked to wait (a rate limit) sends no request
 /// until then: the poll returns at once with `postponed_until` set.
@@ -76,13 +86,36 @@ pub async fn poll_once(
     store: Arc<Store>,
     mode: PollMode,
 ) -> Result<PollReport, PollError> {
+    poll(bridge, client, store, mode, Trigger::Schedule).await
+}
+
+/// Polls `bridge` once because an operator asked, as [`poll_once`] does
+/// but even while the source's rate limit asks to wait. A postponement in
+/// the response is still stored for the scheduled runs.
+pub async fn poll_now(
+    bridge: Arc<Bridge>,
+    client: &Client,
+    store: Arc<Store>,
+    mode: PollMode,
+) -> Result<PollReport, PollError> {
+    poll(bridge, client, store, mode, Trigger::Operator).await
+}
+
+async fn poll(
+    bridge: Arc<Bridge>,
+    client: &Client,
+    store: Arc<Store>,
+    mode: PollMode,
+    trigger: Trigger,
+) -> Result<PollReport, PollError> {
     let started_at = Utc::now();
     let state = blocking(&store, {
         let name = bridge.name.clone();
         move |store| Ok(store.load_source_state(&name)?)
     })
     .await?;
-    if let Some(until) = postponed(&state, started_at) {
+    let postponed_until = postponed(&state, started_at).filter(|_| trigger == Trigger::Schedule);
+    if let Some(until) = postponed_until {
         tracing::debug!(bridge = %bridge.name, until = %until, "run skipped: the source's rate limit asked to wait");
         return Ok(PollReport {
             postponed_until: Some(until),
@@ -180,7 +213,7 @@ pub fn apply_pages(
             };
             store.commit_poll_with_source(&empty_commit(bridge, polled_at), &source)?;
         }
-        tracing::debug!(bridge = %bridge.name, "source answered 304 Not Modified: nothing changed");
+        tracing::debug!(bridge = %bridge.name, "source returned 304 Not Modified: nothing changed");
         return Ok(PollReport {
             not_modified: true,
             ..PollReport::default()

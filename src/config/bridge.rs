@@ -186,6 +186,7 @@ fn check_source(
         ));
     }
     let headers = check_headers(file, "source.headers", &raw.headers, errors);
+
     let format = check_format(file, raw.format.as_deref(), errors);
     let query = check_query(file, &raw.query, errors);
     let pagination = raw
@@ -203,6 +204,7 @@ fn check_source(
             "conditional requests apply only to unpaginated sources, because a 304 for the first page says nothing about the others: remove conditional",
         ));
     }
+
     let timeout = raw
         .timeout
         .map_or(DEFAULT_SOURCE_TIMEOUT, |timeout| timeout.0);

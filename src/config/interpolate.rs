@@ -1,9 +1,9 @@
 //! `${...}` substitution in config string values.
 //!
-//! `${NAME}` is replaced by the environment variable NAME, `${file:/path}` by
-//! the contents of a file and `${credential:NAME}` by the file NAME in
-//! systemd's `$CREDENTIALS_DIRECTORY`; `$${` writes a literal `${`. One
-//! trailing newline of a file is removed. Every substituted value is
+//! `${NAME}` is replaced by the environment variable NAME, and `${file:/path}`
+//! by the contents of a file. `${credential:NAME}` is replaced by the file
+//! NAME in systemd's `$CREDENTIALS_DIRECTORY`. `$${` writes a literal `${`.
+//! One trailing newline of a file is removed. Every substituted value is
 //! registered as a secret, so it is masked in all output. Works on figment's
 //! value tree before the tree is deserialized, so that every string value of
 //! every key is covered.
@@ -17,7 +17,7 @@ use figment::value::{Dict, Value};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Unresolved {
     pub key: String,
-    /// What failed and what to do, naming the variable or file.
+    /// The error message: what failed and what to do, naming the variable or file.
     pub message: String,
 }
 

@@ -74,7 +74,7 @@ pub fn check_pagination(
 ) -> Option<Pagination> {
     let before = errors.len();
     let mut allowed = |keys: &[&str]| {
-        let given = [
+        let set_keys = [
             ("next", raw.next.is_some()),
             ("cursor", raw.cursor.is_some()),
             ("param", raw.param.is_some()),
@@ -83,7 +83,7 @@ pub fn check_pagination(
             ("size", raw.size.is_some()),
             ("total", raw.total.is_some()),
         ];
-        for (key, _) in given
+        for (key, _) in set_keys
             .iter()
             .filter(|(key, set)| *set && !keys.contains(key))
         {
@@ -270,7 +270,7 @@ pub fn check_auth(file: &Path, raw: &RawAuth, errors: &mut Vec<ConfigError>) -> 
             return None;
         }
     };
-    let given = [
+    let set_keys = [
         ("token", raw.token.is_some()),
         ("username", raw.username.is_some()),
         ("password", raw.password.is_some()),
@@ -282,7 +282,7 @@ pub fn check_auth(file: &Path, raw: &RawAuth, errors: &mut Vec<ConfigError>) -> 
         ("scopes", raw.scopes.is_some()),
         ("client_auth", raw.client_auth.is_some()),
     ];
-    for (key, _) in given
+    for (key, _) in set_keys
         .iter()
         .filter(|(key, set)| *set && !keys.contains(key))
     {

@@ -34,7 +34,7 @@ pub enum FetchError {
         status: StatusCode,
         body_start: String,
     },
-    #[error("{request} returned HTTP {status}, rate limited: the bridge's next request waits until {until} (body starts with {body_start})")]
+    #[error("{request} returned HTTP {status} and asked to wait: the bridge's next request waits until {until} (body starts with {body_start})")]
     RateLimited {
         request: String,
         status: StatusCode,

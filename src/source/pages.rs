@@ -12,16 +12,17 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::fetch::{send, FetchError, RawResponse};
+use super::fetch::{send, FetchError, Format, RawResponse};
 use super::pagination::{with_query_param, PageResponse, Paginator};
 use super::rate_limit::postponement;
 use super::template::TemplateValues;
+use super::xml::items_as_list;
 use crate::config::SourceConfig;
 use crate::jsonpath::JsonPath;
 use crate::redact::mask_url;
 use crate::store::{SourceState, Validators};
 
-/// What a poll's requests returned.
+/// The result of a poll's requests.
 #[derive(Debug)]
 pub struct Fetched {
     pub outcome: Outcome,
@@ -91,7 +92,10 @@ pub async fn fetch_source(
             return Err(response.status_error(postpone_until));
         }
 
-        let page = response.parse(source.format)?;
+        let mut page = response.parse(source.format)?;
+        if let (Format::Xml, Some(path)) = (source.format, items_path) {
+            items_as_list(&mut page, path);
+        }
         let next = match paginator.as_mut() {
             Some(paginator) => next_page(paginator, &response, &url, &page, items_path)?,
             None => None,

@@ -10,16 +10,22 @@
 //! - Any other element becomes an object: each attribute as `@name`, each
 //!   child element under its name, and its text, if any, as `#text`.
 //! - A child name that occurs more than once in an element becomes an array
-//!   of the children in document order; a name that occurs once does not.
+//!   of the children in document order. A name that occurs once does not.
 //! - Text is trimmed; the text pieces around child elements are trimmed and
 //!   joined with one space. Values stay strings: `<qty>2</qty>` is `"2"`.
 //! - Names keep the prefix they were written with (`dc:creator`). Namespace
 //!   declarations, comments and processing instructions are left out.
 //!
+//! A name that occurs once is an object, not an array, so the collection that
+//! a bridge's items path iterates is made a list by [`items_as_list`]: one
+//! `<order>` is then one item, as two are two.
+//!
 //! Pure: no I/O.
 
 use serde_json::{Map, Value};
 use thiserror::Error;
+
+use crate::jsonpath::{node_at_mut, JsonPath};
 
 /// An XML document that could not be parsed.
 #[derive(Debug, Error, PartialEq)]
@@ -48,6 +54,22 @@ pub fn xml_to_json(text: &str) -> Result<Value, XmlError> {
     let mut object = Map::new();
     object.insert(element_name(root), element_value(root));
     Ok(Value::Object(object))
+}
+
+/// Wraps the collection that `items_path` iterates (`$.export.order` for
+/// `$.export.order[*]`) in an array when it is a single element's object.
+pub fn items_as_list(document: &mut Value, items_path: &JsonPath) {
+    let Some(collection) = items_path.collection() else {
+        return;
+    };
+    for steps in collection.locate(document) {
+        if let Some(node) = node_at_mut(document, &steps) {
+            if node.is_object() {
+                let single = node.take();
+                *node = Value::Array(vec![single]);
+            }
+        }
+    }
 }
 
 fn element_value(element: roxmltree::Node<'_, '_>) -> Value {
@@ -173,6 +195,18 @@ mod tests {
             xml_to_json(xml).unwrap(),
             json!({"feed": {"dc:creator": {"@xml:lang": "en", "#text": "Ana"}}})
         );
+    }
+
+    #[test]
+    fn single_item_element_becomes_a_list() {
+        let path = JsonPath::parse("$.export.order[*]").unwrap();
+        let mut one = xml_to_json(r#"<export><order id="1"/></export>"#).unwrap();
+        items_as_list(&mut one, &path);
+        assert_eq!(one, json!({"export": {"order": [{"@id": "1"}]}}));
+
+        let mut two = xml_to_json(r#"<export><order id="1"/><order id="2"/></export>"#).unwrap();
+        items_as_list(&mut two, &path);
+        assert_eq!(two["export"]["order"].as_array().unwrap().len(), 2);
     }
 
     #[test]

@@ -25,8 +25,8 @@ pub struct SourceState {
 /// The validators of a response, for conditional requests.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Validators {
-    /// A hash of the request the validators belong to, so that a changed
-    /// URL or body is never answered from another request's validators.
+    /// A hash of the request the validators belong to, so that a request
+    /// with a changed URL or body never carries another request's validators.
     pub request: String,
     pub etag: Option<String>,
     pub last_modified: Option<String>,

@@ -15,7 +15,7 @@ fn body() -> String {
     json!({"data": [{"id": "a"}, {"id": "b"}]}).to_string()
 }
 
-/// Answers 304 to a request carrying the current validators, else 200 with
+/// Responds with 304 to a request carrying the current validators, else 200 with
 /// both validators.
 async fn conditional_server() -> Server {
     Server::start(|request: &Recorded| {

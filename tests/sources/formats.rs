@@ -157,6 +157,22 @@ async fn xml_attributes_and_repeated_elements_are_items() {
 }
 
 #[tokio::test]
+async fn xml_with_one_item_element_gives_one_item() {
+    let body = Arc::new(Mutex::new(
+        br#"<export><order id="A-1" status="open"><total>1</total></order></export>"#.to_vec(),
+    ));
+    let server = document_server("application/xml", body).await;
+    let bridge = TestBridge::load(&format!(
+        "[source]\nurl = \"{}\"\nformat = \"xml\"\n\n[items]\npath = \"$.export.order[*]\"\nid = \"$['@id']\"\n",
+        server.url("/export.xml")
+    ));
+
+    bridge.poll_ok().await;
+
+    assert_eq!(bridge.snapshot_ids(), ["A-1"]);
+}
+
+#[tokio::test]
 async fn html_instead_of_xml_fails_with_position() {
     let body = Arc::new(Mutex::new(
         b"<html><body><p>Login<br></body></html>".to_vec(),

@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::support::{events, json_reply, Recorded, Server, TestBridge};
 
 #[tokio::test]
-async fn updated_since_is_last_success_and_absent_items_stay() {
+async fn last_success_in_query_keeps_absent() {
     let second = Arc::new(AtomicBool::new(false));
     let server_second = second.clone();
     let server = Server::start(move |_: &Recorded| {

@@ -164,7 +164,7 @@ async fn failing_second_page_deletes_nothing() {
 }
 
 #[tokio::test]
-async fn page_counter_sends_size_and_stops_on_empty_page() {
+async fn page_counter_stops_on_empty_page() {
     let server = Server::start(|request: &Recorded| {
         assert_eq!(request.query("per_page").as_deref(), Some("2"));
         match request.query("page").as_deref() {

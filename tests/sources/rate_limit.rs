@@ -40,10 +40,26 @@ async fn retry_after_seconds_skips_runs_until_then() {
     let skipped = bridge.poll_ok().await;
     let skipped_again = bridge.poll_ok().await;
 
-    assert!(error.contains("rate limited"), "{error}");
+    assert!(
+        error.contains("returned HTTP 429 Too Many Requests and asked to wait"),
+        "{error}"
+    );
     assert_near(skipped.postponed_until.unwrap(), TimeDelta::seconds(120));
     assert_eq!(skipped.postponed_until, skipped_again.postponed_until);
     assert_eq!(server.requests().len(), 1, "skipped runs send no request");
+}
+
+#[tokio::test]
+async fn operator_poll_requests_despite_postponement() {
+    let server =
+        Server::start(|_: &Recorded| reply(429, &[("retry-after", "120")], "slow down")).await;
+    let bridge = bridge(&server.url("/items"), "");
+    assert!(bridge.poll().await.is_err());
+
+    let error = bridge.poll_now().await.unwrap_err().to_string();
+
+    assert!(error.contains("429"), "{error}");
+    assert_eq!(server.requests().len(), 2);
 }
 
 #[tokio::test]

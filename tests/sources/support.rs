@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use pollhook::config::{load_bridge_file, Bridge};
-use pollhook::poll::{poll_once, PollError, PollMode, PollReport};
+use pollhook::poll::{poll_now, poll_once, PollError, PollMode, PollReport};
 use pollhook::source::source_client;
 use pollhook::store::Store;
 use serde_json::Value;
@@ -43,7 +43,7 @@ impl Recorded {
 
 type Handler = dyn Fn(&Recorded) -> Response + Send + Sync;
 
-/// An HTTP server that answers each request with its handler's response
+/// An HTTP server that responds to each request with its handler's response
 /// and records every request. It stops when dropped.
 pub struct Server {
     pub base: String,
@@ -158,6 +158,17 @@ impl TestBridge {
 
     pub async fn poll(&self) -> Result<PollReport, PollError> {
         poll_once(
+            self.bridge.clone(),
+            &source_client(),
+            self.store.clone(),
+            PollMode::Record,
+        )
+        .await
+    }
+
+    /// Polls as `pollhook poll` does, even while a rate limit asks to wait.
+    pub async fn poll_now(&self) -> Result<PollReport, PollError> {
+        poll_now(
             self.bridge.clone(),
             &source_client(),
             self.store.clone(),
