@@ -72,7 +72,7 @@ pub enum FetchError {
         content_type: String,
         body_start: String,
     },
-    #[error("{request} returned a body that is not valid {encoding}, the encoding it declares")]
+    #[error("{request} returned a body that is not valid {encoding}, the encoding it declares (UTF-8 when it declares none): correct the server's charset or the document's encoding declaration")]
     Charset {
         request: String,
         encoding: &'static str,
@@ -181,10 +181,7 @@ impl RawResponse {
                 })
             }
             Format::Feed => {
-                let is_json_feed = self.body.iter().find(|byte| {
-                    !byte.is_ascii_whitespace() && !matches!(byte, 0xEF | 0xBB | 0xBF)
-                }) == Some(&b'{');
-                let text = if is_json_feed {
+                let text = if is_json_object(&self.body) {
                     utf8_body(&self.body, &content_type).into_owned()
                 } else {
                     self.xml_text(&content_type)?.into_bytes()
@@ -205,6 +202,13 @@ impl RawResponse {
             encoding,
         })
     }
+}
+
+/// Tells a JSON Feed from an XML feed: true when the first character after
+/// an optional UTF-8 byte order mark and whitespace is `{`.
+fn is_json_object(body: &[u8]) -> bool {
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
+    body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// Builds the HTTP client for sources: rustls, redirects followed up to ten.
