@@ -220,6 +220,36 @@ pub fn source_client() -> Client {
         .expect("the TLS backend is compiled in")
 }
 
+/// Returns the client for sources that authenticate with a custom header.
+///
+/// reqwest drops `Authorization` and cookies on a redirect to another host,
+/// but not other headers, so this client follows redirects only within one
+/// host and port, and fails on any other.
+pub fn same_host_client() -> &'static Client {
+    static CLIENT: std::sync::OnceLock<Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let policy = reqwest::redirect::Policy::custom(|attempt| {
+            let first = &attempt.previous()[0];
+            let next = attempt.url();
+            if next.host_str() != first.host_str()
+                || next.port_or_known_default() != first.port_or_known_default()
+            {
+                let target = crate::redact::mask_url(next.as_str());
+                return attempt.error(format!("redirect to another host ({target}) refused, because source.auth sends its header there too: put the redirect's target in source.url"));
+            }
+            if attempt.previous().len() > MAX_REDIRECTS {
+                return attempt.error("too many redirects");
+            }
+            attempt.follow()
+        });
+        Client::builder()
+            .user_agent(concat!("pollhook/", env!("CARGO_PKG_VERSION")))
+            .redirect(policy)
+            .build()
+            .expect("the TLS backend is compiled in")
+    })
+}
+
 /// Sends one request and reads its whole body, whatever the status.
 pub async fn send(
     builder: RequestBuilder,

@@ -12,7 +12,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::fetch::{send, FetchError, Format, RawResponse};
+use super::auth::Auth;
+use super::fetch::{same_host_client, send, FetchError, Format, RawResponse};
 use super::pagination::{with_query_param, PageResponse, Paginator};
 use super::rate_limit::postponement;
 use super::template::TemplateValues;
@@ -149,6 +150,10 @@ async fn send_authenticated(
         .auth
         .as_ref()
         .filter(|_| url.origin() == base.origin());
+    let client = match auth {
+        Some(Auth::Header { .. }) => same_host_client(),
+        _ => client,
+    };
     let mut retried = false;
     loop {
         let request_url = auth.map_or_else(|| url.clone(), |auth| auth.apply_to_url(url));

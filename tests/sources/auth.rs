@@ -97,6 +97,31 @@ async fn credentials_stay_with_the_configured_origin() {
     assert_eq!(bridge.snapshot_ids(), ["a", "b"]);
 }
 
+#[tokio::test]
+async fn header_credential_never_follows_redirect_to_other_host() {
+    let other = Server::start(|_: &Recorded| json_reply(&ok_body())).await;
+    let target = other.url("/items");
+    let server = Server::start(move |request: &Recorded| match request.uri.as_str() {
+        "/old" => reply(301, &[("location", "/items")], ""),
+        _ => reply(302, &[("location", target.as_str())], ""),
+    })
+    .await;
+    let bridge = bridge(
+        &server.url("/old"),
+        "type = \"header\"\nname = \"X-Api-Key\"\nvalue = \"key-redirect-8\"",
+    );
+
+    let error = bridge.poll().await.unwrap_err().to_string();
+
+    assert!(error.contains("redirect to another host"), "{error}");
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "the same-host redirect is followed"
+    );
+    assert!(other.requests().is_empty());
+}
+
 /// A token endpoint that issues `tok-1`, `tok-2`, … and an API that accepts
 /// only the newest token.
 struct OAuthServers {
