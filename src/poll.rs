@@ -89,8 +89,8 @@ pub async fn poll_once(
     poll(bridge, client, store, mode, Trigger::Schedule).await
 }
 
-/// Polls `bridge` once because an operator asked, as [`poll_once`] does
-/// but even while the source's rate limit asks to wait. A postponement in
+/// Polls `bridge` once on an operator's request, as [`poll_once`] does
+/// but even during a rate-limit postponement. A postponement in
 /// the response is still stored for the scheduled runs.
 pub async fn poll_now(
     bridge: Arc<Bridge>,
