@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use json_patch::Patch;
 use serde_json::Value;
 
-use crate::extract::{comparable, ExtractedItem};
+use crate::extract::{comparable, comparable_with, Comparison, ExtractedItem};
 use crate::ids::ItemId;
 use crate::jsonpath::JsonPath;
 
@@ -33,6 +33,15 @@ pub struct DeletePolicy {
     pub guard: bool,
     /// Consecutive successful polls that must lack an item before it is deleted.
     pub delete_after: u32,
+}
+
+/// The treatment of snapshot items that a poll lacks.
+#[derive(Debug, Clone, Copy)]
+pub enum AbsentItems {
+    /// They count as deleted under this policy.
+    Delete(DeletePolicy),
+    /// They stay in the snapshot unchanged and are never announced.
+    Keep,
 }
 
 /// One detected change.
@@ -98,6 +107,22 @@ pub fn diff_items(
     ignore: &[JsonPath],
     policy: DeletePolicy,
 ) -> ItemsDiff {
+    diff_items_with(
+        snapshot,
+        items,
+        Comparison::ignoring(ignore),
+        AbsentItems::Delete(policy),
+    )
+}
+
+/// Compares `items` with `snapshot` as [`diff_items`] does, with the full
+/// comparison options and a choice of what absent items mean.
+pub fn diff_items_with(
+    snapshot: &HashMap<ItemId, StoredItem>,
+    items: &[ExtractedItem],
+    comparison: Comparison<'_>,
+    absent_items: AbsentItems,
+) -> ItemsDiff {
     let mut diff = ItemsDiff::default();
     let mut present = HashSet::with_capacity(items.len());
 
@@ -111,9 +136,13 @@ pub fn diff_items(
                 });
                 diff.writes.push(put(id, item));
             }
-            Some(stored) => compare_present(&mut diff, id, stored, item, ignore),
+            Some(stored) => compare_present(&mut diff, id, stored, item, comparison),
         }
     }
+
+    let AbsentItems::Delete(policy) = absent_items else {
+        return diff;
+    };
 
     let mut absent: Vec<(&ItemId, &StoredItem)> = snapshot
         .iter()
@@ -160,7 +189,7 @@ fn compare_present(
     id: &ItemId,
     stored: &StoredItem,
     item: &Value,
-    ignore: &[JsonPath],
+    comparison: Comparison<'_>,
 ) {
     // Most items are unchanged, and equal raw JSON (serde_json ignores key
     // order) is equal in comparison form too, so that work is skipped.
@@ -170,8 +199,8 @@ fn compare_present(
         }
         return;
     }
-    let before_form = comparable(&stored.item, ignore);
-    let after_form = comparable(item, ignore);
+    let before_form = comparable_with(&stored.item, comparison);
+    let after_form = comparable_with(item, comparison);
     if before_form != after_form {
         diff.changes.push(Change::Updated {
             id: id.clone(),

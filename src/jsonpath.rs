@@ -97,6 +97,19 @@ impl fmt::Debug for JsonPath {
     }
 }
 
+/// Returns the node at `steps` in `value`, if it is there.
+pub fn node_at_mut<'a>(value: &'a mut Value, steps: &[PathStep]) -> Option<&'a mut Value> {
+    let mut node = value;
+    for step in steps {
+        node = match (step, node) {
+            (PathStep::Key(key), Value::Object(map)) => map.get_mut(key)?,
+            (PathStep::Index(index), Value::Array(items)) => items.get_mut(*index)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
 /// Removes the node at `steps` from `value`, if it is there.
 pub fn remove_at(value: &mut Value, steps: &[PathStep]) {
     let Some((last, parent_steps)) = steps.split_last() else {

@@ -12,11 +12,14 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::config::{Bridge, FirstPoll, Selection};
-use crate::diff::{diff_document, diff_items, Change};
+use crate::diff::{diff_document, diff_items_with, AbsentItems, Change};
 use crate::event::new_event;
-use crate::extract::{extract_items, select_document, DuplicateId, ExtractError};
-use crate::source::{fetch, FetchError};
-use crate::store::{unix_millis, NewEvent, PlannedCommit, Snapshot, Store, StoreError};
+use crate::extract::{extract_pages, select_document, DuplicateId, ExtractError, ItemsMode};
+use crate::source::{fetch_source, FetchError, Outcome};
+use crate::store::{
+    unix_millis, NewEvent, PlannedCommit, PollCommit, Snapshot, SourceCommit, SourceState, Store,
+    StoreError, Validators,
+};
 
 /// Whether a poll writes its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,11 @@ pub struct PollReport {
     /// Deletions held back by the deletion guard.
     pub held: usize,
     pub duplicates: Vec<DuplicateId>,
+    /// True when the source returned 304 Not Modified.
+    pub not_modified: bool,
+    /// Set when no request was sent because the source's rate limit asked
+    /// to wait until then.
+    pub postponed_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Error)]
@@ -50,25 +58,105 @@ pub enum PollError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Polls `bridge` once and, in [`PollMode::Record`], commits the result.
+/// The result of the source's requests, ready to be compared and committed.
+#[derive(Debug)]
+pub struct Response {
+    /// The parsed body of every page; empty for a 304.
+    pub pages: Vec<Value>,
+    pub not_modified: bool,
+    pub validators: Option<Validators>,
+}
+
+/// The cause of a poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    /// A scheduled run, which honours the source's rate limit.
+    Schedule,
+    /// An operator's `pollhook poll`, which requests the source regardless.
+    Operator,
+}
+
+/// Polls `bridge` once for its schedule and, in [`PollMode::Record`],
+/// commits the result.
+///
+/// A bridge whose source asked to wait (a rate limit) sends no request
+/// until then: the poll returns at once with `postponed_until` set.
 pub async fn poll_once(
     bridge: Arc<Bridge>,
     client: &Client,
     store: Arc<Store>,
     mode: PollMode,
 ) -> Result<PollReport, PollError> {
-    let started_at = Utc::now();
-    let fetched = fetch(client, &bridge.source).await;
+    poll(bridge, client, store, mode, Trigger::Schedule).await
+}
 
-    let task_bridge = bridge.clone();
-    let task_store = store.clone();
+/// Polls `bridge` once on an operator's request, as [`poll_once`] does
+/// but even during a rate-limit postponement. A postponement in
+/// the response is still stored for the scheduled runs.
+pub async fn poll_now(
+    bridge: Arc<Bridge>,
+    client: &Client,
+    store: Arc<Store>,
+    mode: PollMode,
+) -> Result<PollReport, PollError> {
+    poll(bridge, client, store, mode, Trigger::Operator).await
+}
+
+async fn poll(
+    bridge: Arc<Bridge>,
+    client: &Client,
+    store: Arc<Store>,
+    mode: PollMode,
+    trigger: Trigger,
+) -> Result<PollReport, PollError> {
+    let started_at = Utc::now();
+    let state = blocking(&store, {
+        let name = bridge.name.clone();
+        move |store| Ok(store.load_source_state(&name)?)
+    })
+    .await?;
+    let postponed_until = postponed(&state, started_at).filter(|_| trigger == Trigger::Schedule);
+    if let Some(until) = postponed_until {
+        tracing::debug!(bridge = %bridge.name, until = %until, "run skipped: the source's rate limit asked to wait");
+        return Ok(PollReport {
+            postponed_until: Some(until),
+            ..PollReport::default()
+        });
+    }
+
+    let items_path = match &bridge.selection {
+        Selection::Items(spec) => Some(&spec.path),
+        Selection::Document(_) => None,
+    };
+    let fetched = fetch_source(client, &bridge.source, items_path, &state).await;
+    let postpone_until = match &fetched {
+        Ok(fetched) => fetched.postpone_until,
+        Err(error) => error.postpone_until(),
+    };
+    if let (Some(until), PollMode::Record) = (postpone_until, mode) {
+        postpone(&bridge, &store, until).await;
+    }
+
     let result = match fetched {
-        Ok(document) => tokio::task::spawn_blocking(move || {
-            apply_response(&task_bridge, &task_store, document, mode, started_at)
-        })
-        .await
-        .map_err(PollError::from)
-        .and_then(|result| result),
+        Ok(fetched) => {
+            let response = match fetched.outcome {
+                Outcome::NotModified => Response {
+                    pages: Vec::new(),
+                    not_modified: true,
+                    validators: None,
+                },
+                Outcome::Pages { pages, validators } => Response {
+                    pages,
+                    not_modified: false,
+                    validators,
+                },
+            };
+            let task_bridge = bridge.clone();
+            blocking(&store, move |store| {
+                apply_pages(&task_bridge, store, response, mode, started_at)
+            })
+            .await
+        }
         Err(error) => Err(error.into()),
     };
 
@@ -76,11 +164,13 @@ pub async fn poll_once(
         if mode == PollMode::Record && !matches!(error, PollError::Store(_)) {
             let message = crate::redact::mask(&error.to_string()).into_owned();
             let name = bridge.name.clone();
-            let recorded = tokio::task::spawn_blocking(move || {
-                store.record_poll_failure(&name, &message, unix_millis(started_at))
+            let recorded = blocking(&store, move |store| {
+                store
+                    .record_poll_failure(&name, &message, unix_millis(started_at))
+                    .map_err(PollError::from)
             })
             .await;
-            if let Ok(Err(store_error)) = recorded {
+            if let Err(store_error) = recorded {
                 tracing::error!(bridge = %bridge.name, error = %store_error, "cannot record the failed poll");
             }
         }
@@ -97,45 +187,94 @@ pub fn apply_response(
     mode: PollMode,
     started_at: DateTime<Utc>,
 ) -> Result<PollReport, PollError> {
+    let response = Response {
+        pages: vec![document],
+        not_modified: false,
+        validators: None,
+    };
+    apply_pages(bridge, store, response, mode, started_at)
+}
+
+/// Compares the items of every page with the snapshot and, in record mode,
+/// commits the new snapshot, the events and the source's validators in one
+/// transaction. A 304 commits only that the poll succeeded.
+pub fn apply_pages(
+    bridge: &Bridge,
+    store: &Store,
+    response: Response,
+    mode: PollMode,
+    started_at: DateTime<Utc>,
+) -> Result<PollReport, PollError> {
+    let polled_at = unix_millis(started_at);
+    if response.not_modified {
+        if mode == PollMode::Record {
+            let source = SourceCommit {
+                keep_validators: true,
+                ..SourceCommit::default()
+            };
+            store.commit_poll_with_source(&empty_commit(bridge, polled_at), &source)?;
+        }
+        tracing::debug!(bridge = %bridge.name, "source returned 304 Not Modified: nothing changed");
+        return Ok(PollReport {
+            not_modified: true,
+            ..PollReport::default()
+        });
+    }
+
     match mode {
         PollMode::DryRun => {
             let snapshot = store.load_snapshot(&bridge.name)?;
-            plan_poll(bridge, &snapshot, &document, started_at).map(|(_, report)| report)
+            plan_poll(bridge, &snapshot, &response, started_at).map(|(_, report)| report)
         }
         PollMode::Record => store.commit_poll_with(&bridge.name, |snapshot| {
-            plan_poll(bridge, snapshot, &document, started_at)
+            plan_poll(bridge, snapshot, &response, started_at)
         }),
     }
 }
 
-/// Compares a parsed response with `snapshot` and decides what to write.
-/// Pure: the caller reads the snapshot and commits the plan.
+/// Compares the response with `snapshot` and decides what to write. Pure:
+/// the caller reads the snapshot and commits the plan, in record mode inside
+/// one transaction, so that two processes never announce one change twice.
 fn plan_poll(
     bridge: &Bridge,
     snapshot: &Snapshot,
-    document: &Value,
+    response: &Response,
     started_at: DateTime<Utc>,
 ) -> Result<(PlannedCommit, PollReport), PollError> {
+    let polled_at = unix_millis(started_at);
     let mut report = PollReport {
         baseline: !snapshot.baselined,
         ..PollReport::default()
     };
 
+    let mut seen = Vec::new();
     let (changes, writes, watched) = match &bridge.selection {
         Selection::Items(spec) => {
-            let extraction = extract_items(document, spec)?;
-            let diff = diff_items(
+            let extraction = extract_pages(&response.pages, spec)?;
+            let absent_items = match spec.mode {
+                ItemsMode::Full => AbsentItems::Delete(bridge.emit.delete_policy),
+                ItemsMode::Incremental { .. } => AbsentItems::Keep,
+            };
+            let diff = diff_items_with(
                 &snapshot.items,
                 &extraction.items,
-                &spec.ignore,
-                bridge.emit.delete_policy,
+                spec.comparison(),
+                absent_items,
             );
+            if matches!(spec.mode, ItemsMode::Incremental { .. }) {
+                seen = extraction
+                    .items
+                    .iter()
+                    .map(|item| item.id.clone())
+                    .collect();
+            }
             report.items = extraction.items.len();
             report.held = diff.held;
             report.duplicates = extraction.duplicates;
             (diff.changes, diff.writes, None)
         }
         Selection::Document(spec) => {
+            let document = response.pages.first().unwrap_or(&Value::Null);
             let watched = select_document(document, spec)?;
             let change = diff_document(snapshot.document.as_ref(), &watched, &spec.ignore);
             report.items = 1;
@@ -161,9 +300,71 @@ fn plan_poll(
             .iter()
             .map(|target| target.key.clone())
             .collect(),
-        polled_at: unix_millis(started_at),
+        polled_at,
+        validators: response.validators.clone(),
+        seen,
+        forget_before: forget_before(bridge, polled_at),
     };
     Ok((planned, report))
+}
+
+fn empty_commit(bridge: &Bridge, polled_at: i64) -> PollCommit<'_> {
+    PollCommit {
+        bridge: &bridge.name,
+        writes: &[],
+        document: None,
+        events: &[],
+        targets: &[],
+        polled_at,
+    }
+}
+
+/// Returns the time until which the source asked to wait, if that is later
+/// than `now`.
+fn postponed(state: &SourceState, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let until = DateTime::from_timestamp_millis(state.postponed_until?)?;
+    (until > now).then_some(until)
+}
+
+/// Stores a postponement and logs it once; the runs it skips log at DEBUG.
+async fn postpone(bridge: &Arc<Bridge>, store: &Arc<Store>, until: DateTime<Utc>) {
+    tracing::warn!(bridge = %bridge.name, until = %until, "source rate limit reached: requests of this bridge wait until then, and runs due before are skipped");
+    let name = bridge.name.clone();
+    let stored = blocking(store, move |store| {
+        store
+            .postpone_source(&name, unix_millis(until))
+            .map_err(PollError::from)
+    })
+    .await;
+    if let Err(error) = stored {
+        tracing::error!(bridge = %bridge.name, %error, "cannot store the rate-limit postponement");
+    }
+}
+
+/// Runs a database call on the blocking thread pool.
+async fn blocking<T, F>(store: &Arc<Store>, call: F) -> Result<T, PollError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store) -> Result<T, PollError> + Send + 'static,
+{
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || call(&store)).await?
+}
+
+/// Returns the time before which unseen items are forgotten, for an
+/// incremental bridge with `forget_after`.
+fn forget_before(bridge: &Bridge, polled_at: i64) -> Option<i64> {
+    let Selection::Items(spec) = &bridge.selection else {
+        return None;
+    };
+    let ItemsMode::Incremental {
+        forget_after: Some(forget_after),
+    } = spec.mode
+    else {
+        return None;
+    };
+    let millis = i64::try_from(forget_after.as_millis()).unwrap_or(i64::MAX);
+    Some(polled_at.saturating_sub(millis))
 }
 
 fn wanted(bridge: &Bridge, change: &Change) -> bool {

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::config::{self, load_global, Bridge, GlobalConfig, Overrides};
 use crate::daemon::log_report;
 use crate::deliver::{deliver_pending_once, delivery_client, Deliverer};
-use crate::poll::{poll_once, PollMode};
+use crate::poll::{poll_now, PollMode};
 use crate::source::source_client;
 use crate::store::{lock_path, DeliveryLock, NewEvent, Store};
 
@@ -52,7 +52,7 @@ pub async fn poll(overrides: &Overrides, name: &str, dry_run: bool) -> anyhow::R
     } else {
         PollMode::Record
     };
-    let result = poll_once(bridge.clone(), &source_client(), store.clone(), mode).await;
+    let result = poll_now(bridge.clone(), &source_client(), store.clone(), mode).await;
     let report = match result {
         Ok(report) => {
             log_report(&bridge, &report);

@@ -8,6 +8,10 @@ use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 
 use super::error::ConfigError;
+use super::options::{
+    check_auth, check_format, check_items_mode, check_pagination, check_query, FEED_ITEMS_PATH,
+    FEED_ITEM_ID,
+};
 use super::raw::{RawBridge, RawEmit, RawItems, RawSchedule, RawSource, RawTarget};
 use crate::deliver::RateLimit;
 use crate::diff::DeletePolicy;
@@ -17,6 +21,8 @@ use crate::jsonpath::JsonPath;
 use crate::redact;
 use crate::schedule::{CronSchedule, Schedule};
 use crate::sign::WebhookSecret;
+use crate::source::pagination::Pagination;
+use crate::source::{Auth, Format, Template};
 
 const DEFAULT_SOURCE_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_BODY_SIZE: u64 = 32 << 20;
@@ -43,6 +49,13 @@ pub struct SourceConfig {
     pub body: Option<String>,
     pub timeout: Duration,
     pub max_body_size: u64,
+    pub format: Format,
+    /// Send the stored validators; never true for a paginated source.
+    pub conditional: bool,
+    /// Query parameters set per poll; placeholders are filled in then.
+    pub query: Vec<(String, Template)>,
+    pub pagination: Option<Pagination>,
+    pub auth: Option<Auth>,
 }
 
 /// The watched data: a list of items, or one document.
@@ -183,13 +196,25 @@ fn check_source(
         ));
     }
     let headers = check_headers(file, "source.headers", &raw.headers, errors);
-    if let Some(format) = raw.format.as_deref().filter(|format| *format != "json") {
+
+    let format = check_format(file, raw.format.as_deref(), errors);
+    let query = check_query(file, &raw.query, errors);
+    let pagination = raw
+        .pagination
+        .as_ref()
+        .and_then(|pagination| check_pagination(file, pagination, errors));
+    let auth = raw
+        .auth
+        .as_ref()
+        .and_then(|auth| check_auth(file, auth, errors));
+    if raw.conditional == Some(true) && raw.pagination.is_some() {
         errors.push(ConfigError::key(
             file,
-            "source.format",
-            format!("format {format:?} is not supported by this version: only \"json\" is"),
+            "source.conditional",
+            "conditional requests apply only to unpaginated sources, because a 304 for the first page says nothing about the others: remove conditional",
         ));
     }
+
     let timeout = raw
         .timeout
         .map_or(DEFAULT_SOURCE_TIMEOUT, |timeout| timeout.0);
@@ -212,6 +237,11 @@ fn check_source(
         max_body_size: raw
             .max_body_size
             .map_or(DEFAULT_MAX_BODY_SIZE, |size| size.0),
+        format,
+        conditional: raw.conditional.unwrap_or(true) && raw.pagination.is_none(),
+        query,
+        pagination,
+        auth,
     })
 }
 
@@ -220,12 +250,16 @@ fn check_selection(
     raw: &RawBridge,
     errors: &mut Vec<ConfigError>,
 ) -> Option<Selection> {
-    match (&raw.items, &raw.document) {
+    let feed = raw.source.format.as_deref() == Some("feed");
+    let selection = match (&raw.items, &raw.document) {
         (Some(_), Some(_)) => {
             errors.push(ConfigError::file(file, "set either [items] (one event per item) or [document] (one event per change of the whole document), not both"));
-            None
+            return None;
         }
-        (Some(items), None) => check_items(file, items, errors).map(Selection::Items),
+        (Some(items), None) => check_items(file, items, feed, errors).map(Selection::Items),
+        (None, None) if feed => {
+            check_items(file, &RawItems::default(), feed, errors).map(Selection::Items)
+        }
         (None, document) => {
             let path_text = document
                 .as_ref()
@@ -242,18 +276,69 @@ fn check_selection(
                 ignore: ignore?,
             }))
         }
+    };
+    if raw.source.pagination.is_some() && matches!(selection, Some(Selection::Document(_))) {
+        errors.push(ConfigError::key(
+            file,
+            "source.pagination",
+            "pagination joins the items of every page, so it needs [items] with path and id",
+        ));
     }
+    selection
 }
 
-fn check_items(file: &Path, raw: &RawItems, errors: &mut Vec<ConfigError>) -> Option<ItemsSpec> {
-    let path = compile_path(file, "items.path", &raw.path, errors);
-    let id = compile_path(file, "items.id", &raw.id, errors);
+fn check_items(
+    file: &Path,
+    raw: &RawItems,
+    feed: bool,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ItemsSpec> {
+    let path = required_items_path(
+        file,
+        "items.path",
+        raw.path.as_deref(),
+        feed.then_some(FEED_ITEMS_PATH),
+        errors,
+    );
+    let id = required_items_path(
+        file,
+        "items.id",
+        raw.id.as_deref(),
+        feed.then_some(FEED_ITEM_ID),
+        errors,
+    );
     let ignore = compile_paths(file, "items.ignore", &raw.ignore, errors);
+    let include = compile_paths(file, "items.include", &raw.include, errors);
+    let unordered = compile_paths(file, "items.unordered", &raw.unordered, errors);
+    let mode = check_items_mode(file, raw, feed, errors);
     Some(ItemsSpec {
         path: path?,
         id: id?,
         ignore: ignore?,
+        include: include?,
+        unordered: unordered?,
+        mode: mode?,
     })
+}
+
+fn required_items_path(
+    file: &Path,
+    key: &str,
+    text: Option<&str>,
+    default: Option<&str>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<JsonPath> {
+    match text.or(default) {
+        Some(text) => compile_path(file, key, text, errors),
+        None => {
+            errors.push(ConfigError::key(
+                file,
+                key,
+                "missing: [items] needs path (the JSONPath of the items) and id (the JSONPath of an item's id)",
+            ));
+            None
+        }
+    }
 }
 
 fn check_emit(file: &Path, raw: &RawEmit, errors: &mut Vec<ConfigError>) -> Option<EmitConfig> {

@@ -10,7 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ConfigError, ConfigErrors};
-use super::interpolate::interpolate_tree;
+use super::interpolate::{interpolate_tree, resolve_reference};
 use super::units::HumanDuration;
 
 /// The default path of the global file, relative to the working directory.
@@ -120,29 +120,20 @@ fn read_file(file: &Path) -> Result<figment::value::Value, ConfigErrors> {
     let mut value: figment::value::Value = Figment::from(Toml::file_exact(file))
         .extract()
         .map_err(|error| ConfigErrors(ConfigError::from_figment(file, error)))?;
-    let mut missing = Vec::new();
+    let mut unresolved = Vec::new();
     interpolate_tree(
         &mut value,
         "",
-        &|name| std::env::var(name).ok(),
-        &mut missing,
+        &|reference| resolve_reference(reference, &|name| std::env::var(name).ok()),
+        &mut unresolved,
     );
-    if missing.is_empty() {
+    if unresolved.is_empty() {
         return Ok(value);
     }
     Err(ConfigErrors(
-        missing
+        unresolved
             .into_iter()
-            .map(|unset| {
-                ConfigError::key(
-                    file,
-                    unset.key,
-                    format!(
-                        "environment variable {} is not set: set it or remove ${{{}}}",
-                        unset.variable, unset.variable
-                    ),
-                )
-            })
+            .map(|problem| ConfigError::key(file, problem.key, problem.message))
             .collect(),
     ))
 }

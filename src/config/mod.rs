@@ -10,6 +10,7 @@ mod collect;
 mod error;
 mod global;
 mod interpolate;
+mod options;
 mod raw;
 mod units;
 
@@ -26,7 +27,7 @@ pub use global::{
 pub use units::{ByteSize, HumanDuration};
 
 use crate::ids::BridgeName;
-use interpolate::interpolate_tree;
+use interpolate::{interpolate_tree, resolve_reference};
 use raw::RawBridge;
 
 /// The whole configuration.
@@ -88,25 +89,16 @@ pub fn load_bridge_file(file: &Path) -> Result<Bridge, Vec<ConfigError>> {
         .extract()
         .map_err(|error| ConfigError::from_figment(file, error))?;
 
-    let mut missing = Vec::new();
+    let mut unresolved = Vec::new();
     interpolate_tree(
         &mut value,
         "",
-        &|variable| std::env::var(variable).ok(),
-        &mut missing,
+        &|reference| resolve_reference(reference, &|variable| std::env::var(variable).ok()),
+        &mut unresolved,
     );
-    let mut errors: Vec<ConfigError> = missing
+    let mut errors: Vec<ConfigError> = unresolved
         .into_iter()
-        .map(|unset| {
-            ConfigError::key(
-                file,
-                unset.key,
-                format!(
-                    "environment variable {} is not set: export it before starting pollhook, or write $${{ for a literal ${{",
-                    unset.variable
-                ),
-            )
-        })
+        .map(|problem| ConfigError::key(file, problem.key, problem.message))
         .collect();
 
     let collected = collect::deserialize_collecting::<RawBridge>(file, value);

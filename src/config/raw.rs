@@ -44,15 +44,26 @@ pub struct RawSource {
     pub timeout: Option<HumanDuration>,
     pub max_body_size: Option<ByteSize>,
     pub format: Option<String>,
+    pub conditional: Option<bool>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    pub pagination: Option<RawPagination>,
+    pub auth: Option<RawAuth>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawItems {
-    pub path: String,
-    pub id: String,
+    pub path: Option<String>,
+    pub id: Option<String>,
     #[serde(default)]
     pub ignore: Vec<String>,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub unordered: Vec<String>,
+    pub mode: Option<String>,
+    pub forget_after: Option<HumanDuration>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,6 +93,40 @@ pub struct RawTarget {
     pub headers: BTreeMap<String, String>,
     pub rate_limit: Option<String>,
     pub max_in_flight: Option<usize>,
+}
+
+/// `[source.pagination]`: the keys of every type, checked per type later.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPagination {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub next: Option<String>,
+    pub cursor: Option<String>,
+    pub param: Option<String>,
+    pub start: Option<u64>,
+    pub size_param: Option<String>,
+    pub size: Option<u64>,
+    pub total: Option<String>,
+    pub max_pages: Option<u32>,
+}
+
+/// `[source.auth]`: the keys of every type, checked per type later.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub token: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub name: Option<String>,
+    pub value: Option<String>,
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub scopes: Option<OneOrMany>,
+    pub client_auth: Option<String>,
 }
 
 /// A key that takes one string or a list of strings, such as `secret`.

@@ -333,3 +333,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn kept_absent_items_are_neither_deleted_nor_counted() {
+    let old = snapshot(&[("a", json!(1)), ("b", json!(2))]);
+    let diff = diff_items_with(
+        &old,
+        &[item("a", json!(5))],
+        Comparison::default(),
+        AbsentItems::Keep,
+    );
+    assert_eq!(kinds(&diff), ["updated a"]);
+    assert_eq!(diff.writes.len(), 1, "only the updated item is written");
+    assert_eq!(diff.held, 0);
+}

@@ -6,6 +6,9 @@ fn spec(path: &str, id: &str, ignore: &[&str]) -> ItemsSpec {
         path: JsonPath::parse(path).unwrap(),
         id: JsonPath::parse(id).unwrap(),
         ignore: ignore.iter().map(|p| JsonPath::parse(p).unwrap()).collect(),
+        include: Vec::new(),
+        unordered: Vec::new(),
+        mode: ItemsMode::Full,
     }
 }
 
@@ -167,4 +170,109 @@ fn document_path_selects_node() {
         ignore: vec![],
     };
     assert!(select_document(&doc, &missing).is_err());
+}
+
+fn paths(texts: &[&str]) -> Vec<JsonPath> {
+    texts
+        .iter()
+        .map(|text| JsonPath::parse(text).unwrap())
+        .collect()
+}
+
+#[test]
+fn include_compares_only_selected_paths() {
+    let include = paths(&["$.status", "$.lines[*].qty"]);
+    let comparison = Comparison {
+        include: &include,
+        ..Comparison::default()
+    };
+    let before = json!({"id": 1, "status": "open", "views": 3, "lines": [{"sku": "a", "qty": 1}]});
+    let after = json!({"id": 1, "status": "open", "views": 9, "lines": [{"sku": "b", "qty": 1}]});
+    assert_eq!(
+        comparable_with(&before, comparison),
+        json!({"status": "open", "lines": [{"qty": 1}]})
+    );
+    assert_eq!(
+        comparable_with(&before, comparison),
+        comparable_with(&after, comparison)
+    );
+}
+
+#[test]
+fn include_then_ignore_removes_inside_selection() {
+    let include = paths(&["$.customer"]);
+    let ignore = paths(&["$.customer.last_seen"]);
+    let comparison = Comparison {
+        include: &include,
+        ignore: &ignore,
+        ..Comparison::default()
+    };
+    let item = json!({"id": 1, "customer": {"name": "Ana", "last_seen": "t1"}, "total": 3});
+    assert_eq!(
+        comparable_with(&item, comparison),
+        json!({"customer": {"name": "Ana"}})
+    );
+}
+
+#[test]
+fn include_matching_nothing_gives_empty_object() {
+    let include = paths(&["$.status"]);
+    let comparison = Comparison {
+        include: &include,
+        ..Comparison::default()
+    };
+    assert_eq!(comparable_with(&json!({"id": 1}), comparison), json!({}));
+}
+
+#[test]
+fn unordered_arrays_compare_as_multisets() {
+    let unordered = paths(&["$.tags", "$.groups", "$.groups[*].members"]);
+    let comparison = Comparison {
+        unordered: &unordered,
+        ..Comparison::default()
+    };
+    let before =
+        json!({"tags": ["b", "a", "a"], "groups": [{"members": [2, 1]}, {"members": [3]}]});
+    let after = json!({"tags": ["a", "b", "a"], "groups": [{"members": [3]}, {"members": [1, 2]}]});
+    assert_eq!(
+        comparable_with(&before, comparison),
+        comparable_with(&after, comparison)
+    );
+    let fewer = json!({"tags": ["a", "b"], "groups": [{"members": [3]}, {"members": [1, 2]}]});
+    assert_ne!(
+        comparable_with(&before, comparison),
+        comparable_with(&fewer, comparison),
+        "a multiset counts repeated elements"
+    );
+}
+
+#[test]
+fn ordered_arrays_still_compare_by_order() {
+    let unordered = paths(&["$.tags"]);
+    let comparison = Comparison {
+        unordered: &unordered,
+        ..Comparison::default()
+    };
+    assert_ne!(
+        comparable_with(&json!({"lines": [1, 2]}), comparison),
+        comparable_with(&json!({"lines": [2, 1]}), comparison)
+    );
+}
+
+#[test]
+fn pages_form_one_list_with_running_indices() {
+    let pages = [
+        json!({"data": [{"id": "a"}, {"id": "b"}]}),
+        json!({"data": [{"id": "c"}, {"id": "a"}]}),
+    ];
+    let extraction = extract_pages(&pages, &spec("$.data[*]", "$.id", &[])).unwrap();
+    assert_eq!(ids(&extraction), ["a", "b", "c"]);
+    assert_eq!(extraction.duplicates[0].index, 3);
+}
+
+#[test]
+fn page_without_collection_fails() {
+    let pages = [json!({"data": [{"id": "a"}]}), json!({"error": "busy"})];
+    let error = extract_pages(&pages, &spec("$.data[*]", "$.id", &[])).unwrap_err();
+    assert!(matches!(error, ExtractError::CollectionMissing { .. }));
 }

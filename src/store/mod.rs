@@ -12,6 +12,7 @@ mod outbox;
 mod retention;
 mod schema;
 mod snapshot;
+mod source_state;
 mod targets;
 
 use std::path::Path;
@@ -26,6 +27,7 @@ pub use lock::{lock_path, DeliveryLock};
 pub use outbox::{AttemptRecord, DeliveryState, NewEvent, PendingDelivery};
 pub use retention::Pruned;
 pub use snapshot::{PlannedCommit, PollCommit, Snapshot};
+pub use source_state::{SourceCommit, SourceState, Validators};
 pub use targets::{DisabledTarget, TargetQueue};
 
 /// How long a write waits for another process's lock before failing.

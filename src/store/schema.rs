@@ -73,6 +73,17 @@ CREATE TABLE disabled_targets (
 ) WITHOUT ROWID;
 CREATE INDEX deliveries_by_event ON deliveries (event_seq);
 "#,
+    // Source state: when each item was last in a response (for forget_after),
+    // the validators of the last response for conditional requests, and the
+    // time before which an upstream rate limit forbids the next request.
+    r#"
+ALTER TABLE snapshot_items ADD COLUMN last_seen_at INTEGER;
+UPDATE snapshot_items SET last_seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
+ALTER TABLE bridge_state ADD COLUMN etag TEXT;
+ALTER TABLE bridge_state ADD COLUMN last_modified TEXT;
+ALTER TABLE bridge_state ADD COLUMN validators_for TEXT;
+ALTER TABLE bridge_state ADD COLUMN postponed_until INTEGER;
+"#,
 ];
 
 /// Applies every migration the database has not seen yet, each in its own

@@ -6,6 +6,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value;
 
 use super::outbox::{insert_events, NewEvent};
+use super::source_state::{write_source_state, SourceCommit, Validators};
 use super::{Store, StoreError};
 use crate::diff::{SnapshotWrite, StoredItem};
 use crate::ids::{BridgeName, ItemId};
@@ -28,6 +29,12 @@ pub struct PlannedCommit {
     pub events: Vec<NewEvent>,
     pub targets: Vec<String>,
     pub polled_at: i64,
+    /// Validators of the response, for the next conditional request.
+    pub validators: Option<Validators>,
+    /// Items the response contained, for `forget_after`.
+    pub seen: Vec<ItemId>,
+    /// Forget snapshot items last seen before this time (Unix milliseconds).
+    pub forget_before: Option<i64>,
 }
 
 /// Everything one successful poll writes, in one transaction.
@@ -75,16 +82,32 @@ impl Store {
             targets: &planned.targets,
             polled_at: planned.polled_at,
         };
-        write_commit(&transaction, &commit)?;
+        let source = SourceCommit {
+            validators: planned.validators.as_ref(),
+            keep_validators: false,
+            seen: &planned.seen,
+            forget_before: planned.forget_before,
+        };
+        write_commit(&transaction, &commit, &source)?;
         transaction.commit().map_err(StoreError::from)?;
         Ok(output)
     }
 
     /// Writes a successful poll: snapshot changes, events and their deliveries.
     pub fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<(), StoreError> {
+        self.commit_poll_with_source(commit, &SourceCommit::default())
+    }
+
+    /// Writes a successful poll as [`Store::commit_poll`] does, together with
+    /// the source's state in the same transaction.
+    pub fn commit_poll_with_source(
+        &self,
+        commit: &PollCommit<'_>,
+        source: &SourceCommit<'_>,
+    ) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        write_commit(&transaction, commit)?;
+        write_commit(&transaction, commit, source)?;
         transaction.commit()?;
         Ok(())
     }
@@ -156,9 +179,14 @@ fn read_snapshot(
     })
 }
 
-fn write_commit(transaction: &Transaction<'_>, commit: &PollCommit<'_>) -> Result<(), StoreError> {
+fn write_commit(
+    transaction: &Transaction<'_>,
+    commit: &PollCommit<'_>,
+    source: &SourceCommit<'_>,
+) -> Result<(), StoreError> {
     mark_success(transaction, commit)?;
     apply_writes(transaction, commit.bridge, commit.writes)?;
+    write_source_state(transaction, commit.bridge, source, commit.polled_at)?;
     insert_events(
         transaction,
         commit.bridge,
