@@ -216,6 +216,8 @@ pub fn source_client() -> Client {
     Client::builder()
         .user_agent(concat!("pollhook/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+        // The Referer header would carry the query string, which may hold a key.
+        .referer(false)
         .build()
         .expect("the TLS backend is compiled in")
 }
@@ -235,7 +237,7 @@ pub fn same_host_client() -> &'static Client {
                 || next.port_or_known_default() != first.port_or_known_default()
             {
                 let target = crate::redact::mask_url(next.as_str());
-                return attempt.error(format!("redirect to another host ({target}) refused, because source.auth sends its header there too: put the redirect's target in source.url"));
+                return attempt.error(format!("redirect to another host ({target}) refused, because the source's credentials or custom headers would be sent there too: put the redirect's target in source.url"));
             }
             if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error("too many redirects");
@@ -245,6 +247,7 @@ pub fn same_host_client() -> &'static Client {
         Client::builder()
             .user_agent(concat!("pollhook/", env!("CARGO_PKG_VERSION")))
             .redirect(policy)
+            .referer(false)
             .build()
             .expect("the TLS backend is compiled in")
     })

@@ -150,8 +150,12 @@ async fn send_authenticated(
         .auth
         .as_ref()
         .filter(|_| url.origin() == base.origin());
+    // reqwest forwards custom headers on a redirect to another host, so a
+    // source that sends any (an API key, say) follows redirects within its
+    // host only.
     let client = match auth {
         Some(Auth::Header { .. }) => same_host_client(),
+        _ if has_custom_headers(source) => same_host_client(),
         _ => client,
     };
     let mut retried = false;
@@ -266,4 +270,14 @@ fn validators_of(response: &RawResponse, request: String) -> Option<Validators> 
         etag,
         last_modified,
     })
+}
+
+/// True when the source sends a header beyond the content negotiation ones,
+/// which could be a credential.
+fn has_custom_headers(source: &SourceConfig) -> bool {
+    const HARMLESS: [&str; 4] = ["accept", "accept-language", "content-type", "user-agent"];
+    source
+        .headers
+        .iter()
+        .any(|(name, _)| !HARMLESS.contains(&name.as_str()))
 }

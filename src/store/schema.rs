@@ -1,6 +1,6 @@
 //! Schema migrations, applied in order and counted in `PRAGMA user_version`.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 
@@ -88,20 +88,25 @@ ALTER TABLE bridge_state ADD COLUMN postponed_until INTEGER;
 
 /// Applies every migration the database has not seen yet, each in its own
 /// transaction.
+///
+/// Each step takes the write lock before it reads the schema version, so
+/// that two processes opening a new database at once apply it only once.
 pub fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let known = MIGRATIONS.len() as i64;
-    let current: i64 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    if current > known {
-        return Err(StoreError::NewerSchema {
-            found: current,
-            known,
-        });
-    }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let transaction = connection.transaction()?;
+    loop {
+        let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let current: i64 = transaction.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if current > known {
+            return Err(StoreError::NewerSchema {
+                found: current,
+                known,
+            });
+        }
+        let Some(sql) = MIGRATIONS.get(current as usize) else {
+            return Ok(());
+        };
         transaction.execute_batch(sql)?;
-        transaction.pragma_update(None, "user_version", index as i64 + 1)?;
+        transaction.pragma_update(None, "user_version", current + 1)?;
         transaction.commit()?;
     }
-    Ok(())
 }

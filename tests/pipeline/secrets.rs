@@ -102,3 +102,96 @@ secret = "{HOOK_SECRET}"
         .any(|(_, bytes)| String::from_utf8_lossy(bytes).contains("api_key=***"));
     assert!(stored_mask, "no state file contains the masked source URL");
 }
+
+/// An upstream on another port (so another host for redirects) that records
+/// the headers of every request it gets.
+fn recording_upstream() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>,
+    tokio_util::sync::DropGuard,
+) {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = seen.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let recorded = recorded.clone();
+        async move {
+            recorded.lock().unwrap().push(headers);
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                r#"{"data": [{"id": "A-1"}]}"#,
+            )
+                .into_response()
+        }
+    });
+    let (url, guard) = crate::support::serve(app);
+    (url, seen, guard)
+}
+
+/// An upstream that redirects every request to `location`.
+fn redirecting_upstream(location: String) -> (String, tokio_util::sync::DropGuard) {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().fallback(move || {
+        let location = location.clone();
+        async move { (StatusCode::FOUND, [(header::LOCATION, location)]).into_response() }
+    });
+    crate::support::serve(app)
+}
+
+#[test]
+fn redirect_to_other_host_carries_no_secret() {
+    let (other_url, seen, _other) = recording_upstream();
+    let (first_url, _first) = redirecting_upstream(format!("{other_url}/moved"));
+    let receiver = Receiver::start();
+    let workspace = Workspace::new();
+
+    workspace.write_bridge(
+        "keyed",
+        &format!(
+            "[schedule]\nevery = \"1h\"\n[source]\nurl = \"{first_url}/orders\"\nheaders = {{ X-Api-Key = \"${{POLLHOOK_E2E_KEY}}\" }}\n[items]\npath = \"$.data[*]\"\nid = \"$.id\"\n[[targets]]\nurl = \"{}\"\n",
+            receiver.url()
+        ),
+    );
+    let mut command = workspace.command(&["poll", "keyed"]);
+    command.env("POLLHOOK_E2E_KEY", API_KEY);
+    let keyed = run(command);
+    assert!(
+        !keyed.status.success(),
+        "a redirect to another host with a custom header must fail: {keyed}"
+    );
+    assert!(keyed.stderr.contains("redirect to another host"), "{keyed}");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the other host got a request carrying the key"
+    );
+
+    workspace.write_bridge(
+        "query",
+        &format!(
+            "[schedule]\nevery = \"1h\"\n[source]\nurl = \"{first_url}/orders?api_key=${{POLLHOOK_E2E_KEY}}\"\n[items]\npath = \"$.data[*]\"\nid = \"$.id\"\n[[targets]]\nurl = \"{}\"\n",
+            receiver.url()
+        ),
+    );
+    let mut command = workspace.command(&["poll", "query"]);
+    command.env("POLLHOOK_E2E_KEY", API_KEY);
+    let query = run(command);
+    assert!(
+        query.status.success(),
+        "a plain redirect is followed: {query}"
+    );
+    let requests = seen.lock().unwrap();
+    assert_eq!(requests.len(), 1);
+    assert!(
+        requests[0].get("referer").is_none(),
+        "the Referer would carry the key: {:?}",
+        requests[0]
+    );
+    for (name, value) in requests[0].iter() {
+        assert!(
+            !value.to_str().unwrap_or("").contains(API_KEY),
+            "header {name} carries the key"
+        );
+    }
+}
