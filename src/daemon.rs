@@ -125,7 +125,7 @@ pub fn log_report(bridge: &Bridge, report: &PollReport) {
         tracing::warn!(bridge = %bridge.name, held = report.held, "deletion guard held back deletions: they are sent if the next successful poll still lacks these items");
     }
     if report.baseline {
-        tracing::info!(bridge = %bridge.name, items = report.items, events = report.events.len(), "first poll stored as the baseline");
+        tracing::info!(bridge = %bridge.name, items = report.items, events = report.events.len(), "first poll of this bridge: its items are the baseline");
     } else if report.events.is_empty() {
         tracing::debug!(bridge = %bridge.name, items = report.items, "poll found no changes");
     } else {

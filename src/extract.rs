@@ -112,6 +112,10 @@ pub enum ExtractError {
     #[error("items path {path} matched nothing in the response")]
     NothingMatched { path: String },
     #[error(
+        "items path {path} selected an array as one item: write {path}[*] to select its elements"
+    )]
+    ArraySelected { path: String },
+    #[error(
         "items path {path} selected {found} at item {index}, not an object: check [items] path"
     )]
     ItemNotObject {
@@ -152,6 +156,13 @@ pub fn extract_pages(pages: &[Value], spec: &ItemsSpec) -> Result<Extraction, Ex
     let mut extraction = Extraction::default();
     let mut first_index = std::collections::HashMap::new();
     for (index, node) in nodes.into_iter().enumerate() {
+        // `$.data` where `$.data[*]` was meant selects the whole array as
+        // one item, whose id then matches nothing.
+        if node.is_array() && spec.path.collection().is_none() && !spec.id.is_root() {
+            return Err(ExtractError::ArraySelected {
+                path: spec.path.to_string(),
+            });
+        }
         if !spec.id.is_root() && !node.is_object() && !node.is_array() {
             return Err(ExtractError::ItemNotObject {
                 path: spec.path.to_string(),

@@ -79,7 +79,7 @@ impl JsonPath {
         }
         let query = JpQuery::new(parent.to_vec());
         Some(JsonPath {
-            text: query.to_string(),
+            text: segments_text(parent),
             query,
         })
     }
@@ -138,6 +138,33 @@ pub fn remove_at(value: &mut Value, steps: &[PathStep]) {
     }
 }
 
+/// Writes segments as a JSONPath in dot notation where names allow it. The
+/// query engine's own formatting drops the dot (`$data`).
+fn segments_text(segments: &[Segment]) -> String {
+    let mut text = String::from("$");
+    for segment in segments {
+        match segment {
+            Segment::Selector(Selector::Name(name))
+                if name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphabetic() || c == '_')
+                    && name.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+            {
+                text.push('.');
+                text.push_str(name);
+            }
+            Segment::Selector(Selector::Name(name)) => {
+                text.push_str(&format!("[{}]", serde_json::Value::from(name.as_str())));
+            }
+            Segment::Selector(Selector::Index(index)) => text.push_str(&format!("[{index}]")),
+            Segment::Selector(Selector::Wildcard) => text.push_str("[*]"),
+            other => text.push_str(&other.to_string()),
+        }
+    }
+    text
+}
+
 fn selects_many(segment: &Segment) -> bool {
     match segment {
         Segment::Descendant(_) => true,
@@ -189,6 +216,14 @@ mod tests {
         let collection = path.collection().unwrap();
         let doc = json!({"data": {"items": [1, 2]}});
         assert_eq!(collection.select(&doc), vec![&json!([1, 2])]);
+    }
+
+    #[test]
+    fn collection_text_keeps_dots() {
+        let path = JsonPath::parse("$.data.items[*]").unwrap();
+        assert_eq!(path.collection().unwrap().to_string(), "$.data.items");
+        let odd = JsonPath::parse("$['a b'][0][*]").unwrap();
+        assert_eq!(odd.collection().unwrap().to_string(), "$[\"a b\"][0]");
     }
 
     #[test]

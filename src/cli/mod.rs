@@ -151,7 +151,10 @@ impl DeliveryStatus {
 /// Parses the arguments, runs the command and returns the exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.log_format, cli.log_level.as_deref());
+    if let Err(message) = logging::init(cli.log_format, cli.log_level.as_deref()) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let overrides = Overrides {
         config: cli.config.clone(),
         bridges: cli.bridges.clone(),

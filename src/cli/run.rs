@@ -18,8 +18,14 @@ pub async fn run(overrides: &Overrides) -> anyhow::Result<ExitCode> {
     let stop_signal = super::stop_signal();
     tokio::spawn(async move {
         stop_signal.await;
-        tracing::info!("stop signal received: finishing attempts in flight");
+        tracing::info!(
+            "stop signal received: finishing attempts in flight (send it again to stop at once)"
+        );
+        let second_signal = super::stop_signal();
         stopper.cancel();
+        second_signal.await;
+        tracing::warn!("second stop signal: stopping at once; attempts in flight are sent again at the next start");
+        std::process::exit(130);
     });
 
     let config = match config::load(overrides) {

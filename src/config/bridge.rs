@@ -19,7 +19,7 @@ use crate::extract::{DocumentSpec, ItemsSpec};
 use crate::ids::BridgeName;
 use crate::jsonpath::JsonPath;
 use crate::redact;
-use crate::schedule::{CronSchedule, Schedule};
+use crate::schedule::{CronSchedule, Schedule, ScheduleError};
 use crate::sign::WebhookSecret;
 use crate::source::pagination::Pagination;
 use crate::source::{Auth, Format, Template};
@@ -170,7 +170,11 @@ fn check_schedule(
         (None, Some(pattern)) => match CronSchedule::parse(pattern, raw.timezone.as_deref()) {
             Ok(cron) => Some(Schedule::Cron(cron)),
             Err(error) => {
-                errors.push(ConfigError::key(file, "schedule.cron", error.to_string()));
+                let key = match error {
+                    ScheduleError::UnknownTimeZone { .. } => "schedule.timezone",
+                    _ => "schedule.cron",
+                };
+                errors.push(ConfigError::key(file, key, error.to_string()));
                 None
             }
         },
@@ -347,6 +351,9 @@ fn check_emit(file: &Path, raw: &RawEmit, errors: &mut Vec<ConfigError>) -> Opti
         .events
         .clone()
         .unwrap_or_else(|| vec!["created".into(), "updated".into(), "deleted".into()]);
+    if kinds.is_empty() {
+        errors.push(ConfigError::key(file, "emit.events", "empty list: name at least one of \"created\", \"updated\" and \"deleted\", or remove the key to send all three"));
+    }
     for kind in &kinds {
         if !["created", "updated", "deleted"].contains(&kind.as_str()) {
             errors.push(ConfigError::key(file, "emit.events", format!("unknown event kind {kind:?}: allowed are \"created\", \"updated\" and \"deleted\"")));

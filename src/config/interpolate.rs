@@ -98,11 +98,21 @@ pub fn interpolate(
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
             let Some(end) = tail.find('}') else {
+                problems.push(format!(
+                    "unclosed ${{ in {text:?}: write ${{NAME}}, or $${{ for a literal ${{"
+                ));
                 output.push_str(after);
                 rest = "";
                 break;
             };
             let name = tail[..end].trim();
+            if name.is_empty() {
+                problems.push(
+                    "empty ${}: write ${NAME} with the name of an environment variable".to_owned(),
+                );
+                rest = &tail[end + 1..];
+                continue;
+            }
             match lookup(name) {
                 Ok(value) => {
                     crate::redact::register(&value);

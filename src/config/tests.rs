@@ -219,3 +219,60 @@ fn errors_after_a_bad_key_are_still_reported() {
         "{errors:#?}"
     );
 }
+
+#[test]
+fn malformed_references_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("POLLHOOK_TEST_TOKEN", "secret-token-1");
+    let text = VALID.replace("status=open", "status=${}").replace(
+        "https://hooks.example.net/orders",
+        "https://hooks.example.net/${UNCLOSED",
+    );
+    let errors =
+        messages(&load_bridge_file(&write_bridge(dir.path(), "orders", &text)).unwrap_err());
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.contains("source.url: empty ${}")),
+        "{errors:#?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.contains("targets[0].url: unclosed ${")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn empty_event_list_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("POLLHOOK_TEST_TOKEN", "secret-token-1");
+    let text = format!("{VALID}\n[emit]\nevents = []\n");
+    let errors =
+        messages(&load_bridge_file(&write_bridge(dir.path(), "orders", &text)).unwrap_err());
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.contains("emit.events: empty list")),
+        "{errors:#?}"
+    );
+}
+
+#[test]
+fn unknown_time_zone_names_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::env::set_var("POLLHOOK_TEST_TOKEN", "secret-token-1");
+    let text = VALID.replace(
+        "every = \"30s\"",
+        "cron = \"0 * * * *\"\ntimezone = \"Europe/Berln\"",
+    );
+    let errors =
+        messages(&load_bridge_file(&write_bridge(dir.path(), "orders", &text)).unwrap_err());
+    assert!(
+        errors
+            .iter()
+            .any(|error| error.contains("schedule.timezone: unknown time zone")),
+        "{errors:#?}"
+    );
+}

@@ -276,3 +276,13 @@ fn page_without_collection_fails() {
     let error = extract_pages(&pages, &spec("$.data[*]", "$.id", &[])).unwrap_err();
     assert!(matches!(error, ExtractError::CollectionMissing { .. }));
 }
+
+#[test]
+fn array_selected_as_item_suggests_wildcard() {
+    let doc = json!({"data": [{"id": 1}]});
+    let error = extract_items(&doc, &spec("$.data", "$.id", &[])).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "items path $.data selected an array as one item: write $.data[*] to select its elements"
+    );
+}

@@ -169,6 +169,15 @@ async fn send_authenticated(
             builder = builder.header(name, value);
         }
         if let Some(body) = &source.body {
+            // Most POST APIs (GraphQL among them) expect JSON bodies and
+            // reject requests without a content type.
+            let has_content_type = source
+                .headers
+                .iter()
+                .any(|(name, _)| name == reqwest::header::CONTENT_TYPE);
+            if !has_content_type {
+                builder = builder.header(reqwest::header::CONTENT_TYPE, "application/json");
+            }
             builder = builder.body(body.clone());
         }
         if let Some(validators) = validators {

@@ -158,3 +158,15 @@ fn check_accepts_valid_setup() {
     assert!(check.stdout.contains("good"), "{check}");
     assert!(check.stdout.contains("hourly"), "{check}");
 }
+
+#[test]
+fn invalid_log_level_is_an_error() {
+    let workspace = Workspace::new();
+    for level in ["warning", "verbose"] {
+        let output = run(workspace.command(&["--log-level", level, "check"]));
+        assert_eq!(output.status.code(), Some(2), "{output}");
+        assert!(output.stderr.contains("invalid --log-level"), "{output}");
+    }
+    let valid = run(workspace.command(&["--log-level", "pollhook=debug", "check"]));
+    assert_ne!(valid.status.code(), Some(2), "{valid}");
+}
