@@ -128,6 +128,14 @@ enum TargetsAction {
         /// The target's URL, as in the bridge file or as `pollhook targets` lists it
         target: String,
     },
+    /// Send the pending and failed events of a target to another URL, for
+    /// example after the receiver moved
+    Move {
+        /// The old URL, as `pollhook targets` lists it
+        from: String,
+        /// The new URL, as in the bridge file
+        to: String,
+    },
 }
 
 /// A delivery state, as the `--status` filter takes it.
@@ -213,6 +221,10 @@ pub fn main() -> ExitCode {
                 action: Some(TargetsAction::Enable { target }),
                 ..
             } => targets::enable(&overrides, &target),
+            Command::Targets {
+                action: Some(TargetsAction::Move { from, to }),
+                ..
+            } => targets::move_queue(&overrides, &from, &to),
             Command::Targets { action: None, json } => targets::list(&overrides, json),
         }
     });

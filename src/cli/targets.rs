@@ -81,6 +81,18 @@ pub fn list(overrides: &Overrides, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn move_queue(overrides: &Overrides, from: &str, to: &str) -> anyhow::Result<ExitCode> {
+    let store = open_store(overrides)?;
+    let (from_key, to_key) = (mask_url(from), mask_url(to));
+    if from_key == to_key {
+        eprintln!("error: {from_key} and {to_key} are the same target");
+        return Ok(ExitCode::FAILURE);
+    }
+    let moved = store.move_target(&from_key, &to_key)?;
+    println!("moved {moved} pending or failed deliveries from {from_key} to {to_key}, with their webhook-ids");
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn enable(overrides: &Overrides, target: &str) -> anyhow::Result<ExitCode> {
     let store = open_store(overrides)?;
     let key = mask_url(target);

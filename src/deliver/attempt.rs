@@ -114,7 +114,7 @@ async fn classify_response(response: reqwest::Response) -> AttemptResult {
         (AttemptOutcome::Ok, None)
     } else if status.is_redirection() {
         let location = location.unwrap_or_else(|| "(no location header)".to_owned());
-        let error = format!("receiver answered HTTP {status} redirecting to {location}: redirects are not followed, put that URL in the target's url");
+        let error = format!("receiver answered HTTP {status} redirecting to {location}: redirects are not followed: put that URL in the target's url, then move the queued events with `pollhook targets move`");
         (AttemptOutcome::Redirect, Some(error))
     } else {
         (

@@ -59,7 +59,7 @@ pub async fn run_worker(deliverer: Arc<Deliverer>, wake: Arc<Notify>, shutdown: 
                 (deliverer.target_of(&lane.0, &lane.1), gates.get(&lane.1))
             else {
                 if warned.insert(lane.clone()) {
-                    tracing::warn!(bridge = %lane.0, target = %lane.1, "events are queued for a target that is no longer configured: they stay queued until it is configured again");
+                    tracing::warn!(bridge = %lane.0, target = %lane.1, "events are queued for a target that is no longer configured: they stay queued until it is configured again, or `pollhook targets move OLD NEW` sends them to its new URL");
                 }
                 continue;
             };

@@ -70,6 +70,30 @@ impl Store {
         Ok(found)
     }
 
+    /// Moves the pending and failed deliveries of target `from` to target
+    /// `to`, keeping their queue order and webhook-ids; a delivery that `to`
+    /// already has for the same event is kept and the moved copy dropped.
+    /// Returns how many deliveries now go to `to`.
+    pub fn move_target(&self, from: &str, to: &str) -> Result<usize, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute(
+            "INSERT OR IGNORE INTO lanes (bridge, target)
+             SELECT DISTINCT bridge, ?2 FROM deliveries WHERE target = ?1 AND status IN ('pending', 'failed')",
+            params![from, to],
+        )?;
+        let moved = transaction.execute(
+            "UPDATE OR IGNORE deliveries SET target = ?2 WHERE target = ?1 AND status IN ('pending', 'failed')",
+            params![from, to],
+        )?;
+        transaction.execute(
+            "DELETE FROM deliveries WHERE target = ?1 AND status IN ('pending', 'failed')",
+            [from],
+        )?;
+        transaction.commit()?;
+        Ok(moved)
+    }
+
     /// Returns the pending and failed counts of every target with queued events.
     pub fn target_queues(&self) -> Result<HashMap<String, TargetQueue>, StoreError> {
         let connection = self.lock();

@@ -188,3 +188,70 @@ fn reopen_keeps_queue() {
     assert_eq!(store.lane_heads(None).unwrap().len(), 1);
     assert_eq!(store.count_deliveries("pending").unwrap(), 1);
 }
+
+#[test]
+fn prune_removes_old_finished_deliveries() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    let targets = ["http://a/".to_owned()];
+    let events = [event("1"), event("2"), event("3")];
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &[],
+            document: None,
+            events: &events,
+            targets: &targets,
+            polled_at: 5,
+        })
+        .unwrap();
+    let heads = store.pending_in_lane("orders", "http://a/", 0, 10).unwrap();
+    let attempt = |at| AttemptRecord {
+        attempted_at: at,
+        duration_ms: 1,
+        outcome: "ok",
+        status_code: Some(200),
+        error: None,
+        response_body: None,
+    };
+    store
+        .record_attempt(
+            heads[0].delivery_id,
+            &attempt(100),
+            DeliveryState::Delivered,
+        )
+        .unwrap();
+    store
+        .record_attempt(heads[1].delivery_id, &attempt(100), DeliveryState::Failed)
+        .unwrap();
+
+    let kept = store.prune(50, 50).unwrap();
+    assert_eq!(kept, Pruned::default(), "nothing is older than the cut-off");
+    let pruned = store.prune(200, 50).unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            deliveries: 1,
+            events: 1
+        },
+        "only the delivered one is past its retention"
+    );
+    let pruned = store.prune(200, 200).unwrap();
+    assert_eq!(
+        pruned,
+        Pruned {
+            deliveries: 1,
+            events: 1
+        }
+    );
+    assert_eq!(
+        store.count_deliveries("pending").unwrap(),
+        1,
+        "pending deliveries are never pruned"
+    );
+    let attempts: i64 = store
+        .lock()
+        .query_row("SELECT COUNT(*) FROM attempts", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(attempts, 0, "attempts go with their deliveries");
+}

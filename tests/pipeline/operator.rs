@@ -239,3 +239,46 @@ fn rate_limit_spaces_a_backlog() {
     assert_eq!(ids, expected, "one lane delivers in queue order");
     assert!(daemon.terminate(DAEMON_DEADLINE).success());
 }
+
+#[test]
+fn moved_target_gets_queued_events() {
+    let upstream = Upstream::start(Reply::json(&data(&[
+        json!({ "id": "A-1" }),
+        json!({ "id": "A-2" }),
+    ])));
+    let old_receiver = Receiver::start();
+    old_receiver.respond_with(500);
+    let new_receiver = Receiver::start();
+    let workspace = Workspace::new();
+    workspace.write_bridge("orders", &emitting_bridge(&upstream, &old_receiver.url()));
+    let events = workspace.poll("orders").expect_success();
+    assert_eq!(events.len(), 2);
+
+    workspace.write_bridge("orders", &emitting_bridge(&upstream, &new_receiver.url()));
+    let moved =
+        run(workspace.command(&["targets", "move", &old_receiver.url(), &new_receiver.url()]));
+    assert!(moved.status.success(), "{moved}");
+    assert!(
+        moved
+            .stdout
+            .contains("moved 2 pending or failed deliveries"),
+        "{moved}"
+    );
+    workspace.poll("orders").expect_success();
+
+    let requests = new_receiver.requests();
+    assert_eq!(requests.len(), 2, "both queued events reach the new URL");
+    assert_eq!(
+        requests[0].header("webhook-id"),
+        events[0]["webhook_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        requests[1].header("webhook-id"),
+        events[1]["webhook_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        old_receiver.requests().len(),
+        1,
+        "the old URL got only the first, failed attempt"
+    );
+}
