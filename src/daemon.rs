@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use crate::config::{Bridge, Config};
 use crate::deliver::{delivery_client, run_worker, Deliverer};
-use crate::poll::{poll_once, PollError, PollMode, PollReport};
+use crate::poll::{poll_with_health, PollError, PollMode, PollReport};
 use crate::schedule::{run_loop, Schedule};
 use crate::source::source_client;
 use crate::store::Store;
@@ -85,21 +85,23 @@ async fn poll_scheduled(context: &PollContext) {
     let Ok(_permit) = context.polls.acquire().await else {
         return;
     };
-    let poll = poll_once(
+    let poll = poll_with_health(
         context.bridge.clone(),
         &context.client,
         context.store.clone(),
         PollMode::Record,
     );
-    let result = tokio::select! {
+    let outcome = tokio::select! {
         _ = context.shutdown.cancelled() => {
             tracing::info!(bridge = %context.bridge.name, "poll abandoned for shutdown");
             return;
         }
-        result = poll => result,
+        outcome = poll => outcome,
     };
-    log_poll(&context.bridge, &result);
-    if result.is_ok_and(|report| !report.events.is_empty()) {
+    log_poll(&context.bridge, &outcome.result);
+    let queued = outcome.health_event.is_some()
+        || outcome.result.is_ok_and(|report| !report.events.is_empty());
+    if queued {
         context.wake.notify_one();
     }
 }

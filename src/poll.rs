@@ -2,7 +2,9 @@
 //! with the snapshot and commit the new snapshot with its events.
 //!
 //! A poll that fails at any step writes nothing but its failure record: no
-//! events, and the snapshot stays as it was.
+//! item events, and the snapshot stays as it was. The failure record may
+//! queue one `bridge.failing` event, and the first successful poll after it
+//! one `bridge.recovered` event, each in the transaction of its poll.
 
 use std::sync::Arc;
 
@@ -13,10 +15,12 @@ use thiserror::Error;
 
 use crate::config::{Bridge, FirstPoll, Selection};
 use crate::diff::{diff_document, diff_items, Change};
-use crate::event::new_event;
+use crate::event::{bridge_failing_event, bridge_recovered_event, new_event};
 use crate::extract::{extract_items, select_document, DuplicateId, ExtractError};
 use crate::source::{fetch, FetchError};
-use crate::store::{unix_millis, NewEvent, PollCommit, Store, StoreError};
+use crate::store::{
+    unix_millis, FailureStreak, NewEvent, PollCommit, PollFailure, Store, StoreError,
+};
 
 /// Whether a poll writes its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +40,9 @@ pub struct PollReport {
     /// Deletions held back by the deletion guard.
     pub held: usize,
     pub duplicates: Vec<DuplicateId>,
+    /// The `bridge.recovered` event queued by this poll, if it ended a run of
+    /// failures that had been reported.
+    pub recovered: Option<NewEvent>,
 }
 
 #[derive(Debug, Error)]
@@ -50,6 +57,15 @@ pub enum PollError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// A poll's result together with the health event it queued, if any.
+#[derive(Debug)]
+pub struct PollOutcome {
+    pub result: Result<PollReport, PollError>,
+    /// A `bridge.failing` event queued by a failed poll, or a
+    /// `bridge.recovered` event queued by a successful one.
+    pub health_event: Option<NewEvent>,
+}
+
 /// Polls `bridge` once and, in [`PollMode::Record`], commits the result.
 pub async fn poll_once(
     bridge: Arc<Bridge>,
@@ -57,12 +73,23 @@ pub async fn poll_once(
     store: Arc<Store>,
     mode: PollMode,
 ) -> Result<PollReport, PollError> {
+    poll_with_health(bridge, client, store, mode).await.result
+}
+
+/// Polls `bridge` once like [`poll_once`] and also returns the health event
+/// that the poll queued.
+pub async fn poll_with_health(
+    bridge: Arc<Bridge>,
+    client: &Client,
+    store: Arc<Store>,
+    mode: PollMode,
+) -> PollOutcome {
     let started_at = Utc::now();
     let fetched = fetch(client, &bridge.source).await;
 
     let task_bridge = bridge.clone();
     let task_store = store.clone();
-    let result = match fetched {
+    let mut result = match fetched {
         Ok(document) => tokio::task::spawn_blocking(move || {
             apply_response(&task_bridge, &task_store, document, mode, started_at)
         })
@@ -72,20 +99,114 @@ pub async fn poll_once(
         Err(error) => Err(error.into()),
     };
 
-    if let Err(error) = &result {
-        if mode == PollMode::Record && !matches!(error, PollError::Store(_)) {
-            let message = crate::redact::mask(&error.to_string()).into_owned();
-            let name = bridge.name.clone();
-            let recorded = tokio::task::spawn_blocking(move || {
-                store.record_poll_failure(&name, &message, unix_millis(started_at))
-            })
-            .await;
-            if let Ok(Err(store_error)) = recorded {
-                tracing::error!(bridge = %bridge.name, error = %store_error, "cannot record the failed poll");
-            }
+    let health_event = match &mut result {
+        Ok(report) => report.recovered.take(),
+        Err(error) if mode == PollMode::Record && !matches!(error, PollError::Store(_)) => {
+            record_failure(&bridge, &store, error, started_at).await
+        }
+        Err(_) => None,
+    };
+    if let Some(event) = &health_event {
+        log_health_event(&bridge, event);
+    }
+    PollOutcome {
+        result,
+        health_event,
+    }
+}
+
+/// Records a failed poll and queues `bridge.failing` when this failure
+/// reaches the bridge's `failing_after`.
+async fn record_failure(
+    bridge: &Arc<Bridge>,
+    store: &Arc<Store>,
+    error: &PollError,
+    started_at: DateTime<Utc>,
+) -> Option<NewEvent> {
+    let message = crate::redact::mask(&error.to_string()).into_owned();
+    let task_bridge = bridge.clone();
+    let task_store = store.clone();
+    let recorded = tokio::task::spawn_blocking(move || {
+        let targets = target_keys(&task_bridge);
+        let failure = PollFailure {
+            bridge: &task_bridge.name,
+            error: &message,
+            polled_at: unix_millis(started_at),
+            targets: &targets,
+        };
+        task_store.record_poll_failure(&failure, |streak| {
+            failing_event(&task_bridge, &message, streak, started_at)
+        })
+    })
+    .await;
+    match recorded {
+        Ok(Ok(event)) => event,
+        Ok(Err(store_error)) => {
+            tracing::error!(bridge = %bridge.name, error = %store_error, "cannot record the failed poll");
+            None
+        }
+        Err(join_error) => {
+            tracing::error!(bridge = %bridge.name, error = %join_error, "cannot record the failed poll");
+            None
         }
     }
-    result
+}
+
+/// Builds `bridge.failing` once per run of failures, when the run reaches
+/// the bridge's `failing_after`.
+fn failing_event(
+    bridge: &Bridge,
+    message: &str,
+    streak: &FailureStreak,
+    now: DateTime<Utc>,
+) -> Option<NewEvent> {
+    let health = bridge.emit.health;
+    if !health.enabled || streak.reported || streak.failed_polls < health.failing_after {
+        return None;
+    }
+    let since = DateTime::from_timestamp_millis(streak.since).unwrap_or(now);
+    Some(bridge_failing_event(
+        &bridge.name,
+        message,
+        streak.failed_polls,
+        since,
+        now,
+    ))
+}
+
+/// Builds `bridge.recovered` when the run of failures that just ended had
+/// sent `bridge.failing`.
+fn recovered_event(
+    bridge: &Bridge,
+    streak: &FailureStreak,
+    now: DateTime<Utc>,
+) -> Option<NewEvent> {
+    if !bridge.emit.health.enabled || !streak.reported {
+        return None;
+    }
+    let since = DateTime::from_timestamp_millis(streak.since).unwrap_or(now);
+    Some(bridge_recovered_event(
+        &bridge.name,
+        streak.failed_polls,
+        since,
+        now,
+    ))
+}
+
+fn log_health_event(bridge: &Bridge, event: &NewEvent) {
+    if event.kind == "bridge.failing" {
+        tracing::error!(bridge = %bridge.name, event_id = %event.event_id, failing_after = bridge.emit.health.failing_after, "bridge is failing: bridge.failing event queued");
+    } else {
+        tracing::info!(bridge = %bridge.name, event_id = %event.event_id, "bridge recovered: bridge.recovered event queued");
+    }
+}
+
+fn target_keys(bridge: &Bridge) -> Vec<String> {
+    bridge
+        .targets
+        .iter()
+        .map(|target| target.key.clone())
+        .collect()
 }
 
 /// Compares a parsed response with the snapshot and, in record mode, commits
@@ -135,18 +256,17 @@ pub fn apply_response(
     }
 
     if mode == PollMode::Record {
-        let targets: Vec<String> = bridge
-            .targets
-            .iter()
-            .map(|target| target.key.clone())
-            .collect();
-        store.commit_poll(&PollCommit {
+        let targets = target_keys(bridge);
+        let commit = PollCommit {
             bridge: &bridge.name,
             writes: &writes,
             document: watched.as_ref(),
             events: &report.events,
             targets: &targets,
             polled_at: unix_millis(started_at),
+        };
+        report.recovered = store.commit_poll_with_recovery(&commit, |streak| {
+            recovered_event(bridge, streak, started_at)
         })?;
     }
     Ok(report)

@@ -19,6 +19,7 @@ use crate::sign::WebhookSecret;
 
 const DEFAULT_SOURCE_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_BODY_SIZE: u64 = 32 << 20;
+const DEFAULT_FAILING_AFTER: u32 = 3;
 
 #[derive(Debug, Clone)]
 pub struct Bridge {
@@ -64,6 +65,15 @@ pub struct EmitConfig {
     pub deleted: bool,
     pub first_poll: FirstPoll,
     pub delete_policy: DeletePolicy,
+    pub health: HealthPolicy,
+}
+
+/// When a bridge sends `bridge.failing` and `bridge.recovered`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthPolicy {
+    pub enabled: bool,
+    /// Consecutive failed polls that make a bridge failing.
+    pub failing_after: u32,
 }
 
 /// A receiver of a bridge's events.
@@ -273,6 +283,14 @@ fn check_emit(file: &Path, raw: &RawEmit, errors: &mut Vec<ConfigError>) -> Opti
             "must be at least 1 (the number of successful polls that must lack an item)",
         ));
     }
+    let failing_after = raw.failing_after.unwrap_or(DEFAULT_FAILING_AFTER);
+    if failing_after == 0 {
+        errors.push(ConfigError::key(
+            file,
+            "emit.failing_after",
+            "must be at least 1 (the number of consecutive failed polls before bridge.failing is sent)",
+        ));
+    }
     if errors.len() > before {
         return None;
     }
@@ -285,6 +303,10 @@ fn check_emit(file: &Path, raw: &RawEmit, errors: &mut Vec<ConfigError>) -> Opti
         delete_policy: DeletePolicy {
             guard: raw.delete_guard.unwrap_or(true),
             delete_after,
+        },
+        health: HealthPolicy {
+            enabled: raw.health_events.unwrap_or(true),
+            failing_after,
         },
     })
 }

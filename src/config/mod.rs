@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Format, Toml};
 use figment::Figment;
 
-pub use bridge::{Bridge, EmitConfig, FirstPoll, Selection, SourceConfig, Target};
+pub use bridge::{Bridge, EmitConfig, FirstPoll, HealthPolicy, Selection, SourceConfig, Target};
 pub use error::{ConfigError, ConfigErrors};
 pub use global::{
     load_global, AdminConfig, DeliveryConfig, GlobalConfig, Overrides, DEFAULT_CONFIG_FILE,

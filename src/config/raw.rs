@@ -70,6 +70,8 @@ pub struct RawEmit {
     pub first_poll: Option<String>,
     pub delete_guard: Option<bool>,
     pub delete_after: Option<u32>,
+    pub health_events: Option<bool>,
+    pub failing_after: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -18,7 +18,7 @@ use rusqlite::Connection;
 use thiserror::Error;
 
 pub use outbox::{AttemptRecord, DeliveryState, NewEvent, PendingDelivery};
-pub use snapshot::{PollCommit, Snapshot};
+pub use snapshot::{FailureStreak, PollCommit, PollFailure, Snapshot};
 
 /// How long a write waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -6,7 +6,8 @@ use super::StoreError;
 
 /// Each entry moves the schema from version N to N + 1. Never edit a released
 /// entry: add a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE bridge_state (
     bridge TEXT PRIMARY KEY,
     baselined_at INTEGER,
@@ -56,7 +57,16 @@ CREATE TABLE attempts (
     response_body TEXT
 );
 CREATE INDEX attempts_by_delivery ON attempts (delivery_id);
-"#];
+"#,
+    // Bridge health: when the current run of failed polls began, whether its
+    // `bridge.failing` event was queued, and when the daemon polls next (for
+    // `pollhook status`, which reads the database while the daemon runs).
+    r#"
+ALTER TABLE bridge_state ADD COLUMN failing_since INTEGER;
+ALTER TABLE bridge_state ADD COLUMN failing_reported INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bridge_state ADD COLUMN next_poll_at INTEGER;
+"#,
+];
 
 /// Applies every migration the database has not seen yet, each in its own
 /// transaction.

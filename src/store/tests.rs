@@ -188,3 +188,100 @@ fn reopen_keeps_queue() {
     assert_eq!(store.lane_heads(None).unwrap().len(), 1);
     assert_eq!(store.count_deliveries("pending").unwrap(), 1);
 }
+
+fn fail(store: &Store, bridge: &BridgeName, at: i64, report_from: u32) -> Option<NewEvent> {
+    let targets = ["http://a/".to_owned()];
+    let failure = PollFailure {
+        bridge,
+        error: "HTTP 503",
+        polled_at: at,
+        targets: &targets,
+    };
+    store
+        .record_poll_failure(&failure, |streak| {
+            (!streak.reported && streak.failed_polls >= report_from)
+                .then(|| event(&format!("failing_{at}")))
+        })
+        .unwrap()
+}
+
+#[test]
+fn failure_streak_reports_once() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+
+    let queued: Vec<bool> = (1..=5)
+        .map(|at| fail(&store, &bridge, at, 3).is_some())
+        .collect();
+
+    assert_eq!(queued, [false, false, true, false, false]);
+    let heads = store.lane_heads(Some("orders")).unwrap();
+    assert_eq!(heads.len(), 1);
+    assert_eq!(heads[0].event_id.as_str(), "evt_failing_3");
+}
+
+#[test]
+fn success_after_reported_streak_passes_it_on() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    fail(&store, &bridge, 10, 1);
+    fail(&store, &bridge, 20, 1);
+    let targets = ["http://a/".to_owned()];
+    let commit = PollCommit {
+        bridge: &bridge,
+        writes: &[],
+        document: None,
+        events: &[],
+        targets: &targets,
+        polled_at: 30,
+    };
+
+    let mut seen = None;
+    let recovered = store
+        .commit_poll_with_recovery(&commit, |streak| {
+            seen = Some(*streak);
+            Some(event("recovered"))
+        })
+        .unwrap();
+    let again = store
+        .commit_poll_with_recovery(&commit, |_| Some(event("unexpected")))
+        .unwrap();
+
+    assert_eq!(
+        seen,
+        Some(FailureStreak {
+            failed_polls: 2,
+            since: 10,
+            reported: true
+        })
+    );
+    assert!(recovered.is_some());
+    assert!(again.is_none(), "a poll after a success ends no streak");
+    assert_eq!(store.count_deliveries("pending").unwrap(), 2);
+}
+
+#[test]
+fn reset_baseline_clears_snapshot() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    let writes = [SnapshotWrite::Put {
+        id: ItemId::new("a"),
+        item: json!(1),
+    }];
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &writes,
+            document: None,
+            events: &[],
+            targets: &[],
+            polled_at: 1,
+        })
+        .unwrap();
+
+    store.reset_baseline(&bridge).unwrap();
+
+    let snapshot = store.load_snapshot(&bridge).unwrap();
+    assert!(!snapshot.baselined);
+    assert!(snapshot.items.is_empty());
+}

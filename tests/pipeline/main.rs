@@ -6,6 +6,7 @@ mod deletion_guard;
 mod delivery;
 mod document;
 mod failures;
+mod health;
 mod items;
 mod secrets;
 mod support;

@@ -536,3 +536,23 @@ pub fn kinds_and_ids(events: &[Value]) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Calls `condition` every 20 ms until it returns true, or fails after
+/// `deadline` with `context` (such as the daemon's log) in the message.
+pub fn wait_until(
+    what: &str,
+    deadline: Duration,
+    mut condition: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
+    let started = Instant::now();
+    while !condition() {
+        if started.elapsed() > deadline {
+            panic!(
+                "timed out after {deadline:?} waiting for {what}\n{}",
+                context()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
