@@ -36,3 +36,4 @@ pub mod schedule;
 pub mod sign;
 pub mod source;
 pub mod store;
+pub mod systemd;

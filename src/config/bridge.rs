@@ -31,6 +31,9 @@ pub struct Bridge {
     pub selection: Selection,
     pub emit: EmitConfig,
     pub targets: Vec<Target>,
+    /// SHA-256 of the file's values after `${NAME}` interpolation, in hex: a
+    /// reload restarts the bridge only when this changes.
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone)]
@@ -109,6 +112,7 @@ pub fn validate(file: &Path, name: BridgeName, raw: RawBridge) -> Result<Bridge,
             selection,
             emit,
             targets,
+            fingerprint: String::new(),
         }),
         _ => Err(errors),
     }

@@ -109,13 +109,17 @@ pub fn load_bridge_file(file: &Path) -> Result<Bridge, Vec<ConfigError>> {
         })
         .collect();
 
+    let fingerprint = fingerprint(&value);
     let collected = collect::deserialize_collecting::<RawBridge>(file, value);
     errors.extend(collected.errors);
     let Some(raw) = collected.value else {
         return Err(errors);
     };
     match bridge::validate(file, name, raw) {
-        Ok(bridge) if errors.is_empty() => Ok(bridge),
+        Ok(bridge) if errors.is_empty() => Ok(Bridge {
+            fingerprint,
+            ..bridge
+        }),
         Ok(_) => Err(errors),
         Err(validation) => {
             // A key removed after an error would also show up as missing here.
@@ -128,6 +132,20 @@ pub fn load_bridge_file(file: &Path) -> Result<Bridge, Vec<ConfigError>> {
             Err(errors)
         }
     }
+}
+
+/// Hashes the interpolated values of a bridge file. A change of layout or
+/// comments keeps the hash, and a changed environment value or secret changes
+/// it, which comparing the checked `Bridge` could miss because its `Debug`
+/// masks secrets and sensitive headers.
+fn fingerprint(value: &figment::value::Value) -> String {
+    use sha2::{Digest, Sha256};
+
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    Sha256::digest(&json)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 fn bridge_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {

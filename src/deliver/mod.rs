@@ -11,4 +11,4 @@ mod worker;
 
 pub use attempt::{delivery_client, send, AttemptOutcome, AttemptResult};
 pub use retry::next_state;
-pub use worker::{deliver_pending_once, run_worker, Deliverer};
+pub use worker::{deliver_pending_once, run_worker, AttemptHook, Deliverer};

@@ -3,7 +3,7 @@
 //! due or a poll queues new events.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -26,13 +26,19 @@ const STORE_RETRY_WAIT: Duration = Duration::from_secs(5);
 
 type Lane = (String, String);
 
+/// Called after every delivery attempt with the target key and the outcome,
+/// such as to count attempts for metrics.
+pub type AttemptHook = Arc<dyn Fn(&str, AttemptOutcome) + Send + Sync>;
+
 /// The client, the store and the current targets that deliveries use.
 pub struct Deliverer {
     client: Client,
     store: Arc<Store>,
-    targets: HashMap<Lane, Target>,
+    /// Replaced as a whole when the daemon reloads its configuration.
+    targets: RwLock<HashMap<Lane, Target>>,
     timeout: Duration,
     retry_schedule: Vec<Duration>,
+    on_attempt: Option<AttemptHook>,
 }
 
 impl Deliverer {
@@ -42,28 +48,24 @@ impl Deliverer {
         bridges: &[Arc<Bridge>],
         delivery: &DeliveryConfig,
     ) -> Deliverer {
-        let targets = bridges
-            .iter()
-            .flat_map(|bridge| {
-                bridge.targets.iter().map(|target| {
-                    (
-                        (bridge.name.to_string(), target.key.clone()),
-                        target.clone(),
-                    )
-                })
-            })
-            .collect();
         Deliverer {
             client,
             store,
-            targets,
+            targets: RwLock::new(target_map(bridges)),
             timeout: delivery.timeout.0,
             retry_schedule: delivery
                 .retry_schedule
                 .iter()
                 .map(|delay| delay.0)
                 .collect(),
+            on_attempt: None,
         }
+    }
+
+    /// Calls `hook` after every attempt.
+    pub fn with_attempt_hook(mut self, hook: AttemptHook) -> Deliverer {
+        self.on_attempt = Some(hook);
+        self
     }
 
     /// Makes one attempt for `head`, records it, and returns its result.
@@ -81,6 +83,9 @@ impl Deliverer {
             self.timeout,
         )
         .await;
+        if let Some(hook) = &self.on_attempt {
+            hook(&head.target, result.outcome);
+        }
         let attempts_made = head.attempts + 1;
         let state = match result.outcome {
             AttemptOutcome::Ok => DeliveryState::Delivered,
@@ -107,8 +112,20 @@ impl Deliverer {
         Ok(result)
     }
 
+    /// Replaces the targets with those of `bridges`, for a reload. Attempts in
+    /// flight finish with the target they started with.
+    pub fn replace_targets(&self, bridges: &[Arc<Bridge>]) {
+        let targets = target_map(bridges);
+        *self
+            .targets
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner()) = targets;
+    }
+
     fn target_of(&self, head: &PendingDelivery) -> Option<Target> {
         self.targets
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
             .get(&(head.bridge.clone(), head.target.clone()))
             .cloned()
     }
@@ -119,6 +136,20 @@ impl Deliverer {
             .await
             .expect("reading the outbox does not panic")
     }
+}
+
+fn target_map(bridges: &[Arc<Bridge>]) -> HashMap<Lane, Target> {
+    bridges
+        .iter()
+        .flat_map(|bridge| {
+            bridge.targets.iter().map(|target| {
+                (
+                    (bridge.name.to_string(), target.key.clone()),
+                    target.clone(),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Drains the outbox until `shutdown` is cancelled; attempts in flight then

@@ -7,6 +7,7 @@
 //! lock through SQLite's busy timeout.
 
 mod outbox;
+mod overview;
 mod schema;
 mod snapshot;
 
@@ -18,6 +19,7 @@ use rusqlite::Connection;
 use thiserror::Error;
 
 pub use outbox::{AttemptRecord, DeliveryState, NewEvent, PendingDelivery};
+pub use overview::{BridgeOverview, TargetQueue};
 pub use snapshot::{FailureStreak, PollCommit, PollFailure, Snapshot};
 
 /// How long a write waits for another process's lock before failing.

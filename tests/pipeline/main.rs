@@ -8,5 +8,6 @@ mod document;
 mod failures;
 mod health;
 mod items;
+mod reload;
 mod secrets;
 mod support;

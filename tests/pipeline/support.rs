@@ -335,6 +335,11 @@ impl Workspace {
         fs::write(file, toml).expect("write the bridge file");
     }
 
+    pub fn remove_bridge(&self, name: &str) {
+        let file = self.path().join("bridges").join(format!("{name}.toml"));
+        fs::remove_file(file).expect("remove the bridge file");
+    }
+
     /// Returns `pollhook --config pollhook.toml ARGS` to run in this
     /// workspace, with no `POLLHOOK_*` or `RUST_LOG` variables inherited.
     pub fn command(&self, args: &[&str]) -> Command {
@@ -450,6 +455,31 @@ pub struct Daemon {
 impl Daemon {
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Returns the process id, such as for `kill`.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the daemon is running").id()
+    }
+
+    /// Sends SIGHUP, which makes the daemon reload its configuration.
+    pub fn reload(&self) {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -HUP {pid} failed");
+    }
+
+    /// Waits until the log contains `needle` at least `count` times.
+    pub fn wait_for_log(&self, needle: &str, count: usize) {
+        wait_until(
+            &format!("{count} log line(s) with {needle:?}"),
+            DAEMON_DEADLINE,
+            || self.log().matches(needle).count() >= count,
+            || self.log(),
+        );
     }
 
     /// Sends SIGTERM and waits up to `deadline` for the exit status.
