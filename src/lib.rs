@@ -35,5 +35,6 @@ pub mod redact;
 pub mod schedule;
 pub mod sign;
 pub mod source;
+pub mod status;
 pub mod store;
 pub mod systemd;

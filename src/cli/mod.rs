@@ -6,6 +6,7 @@ mod check;
 mod listen;
 mod poll;
 mod run;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +54,13 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Show every bridge's schedule, last and next poll, items and queued
+    /// deliveries, read from the database (works while the daemon runs)
+    Status {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Receive webhooks locally and print each one with its signature check
     Listen {
         /// Port to listen on, on 127.0.0.1
@@ -89,6 +97,7 @@ pub fn main() -> ExitCode {
             Command::Check => check::check(&overrides),
             Command::Poll { name, dry_run } => poll::poll(&overrides, &name, dry_run).await,
             Command::Listen { port, secret } => listen::listen(port, &secret).await,
+            Command::Status { json } => status::status(&overrides, json),
         }
     });
     match result {

@@ -10,4 +10,5 @@ mod health;
 mod items;
 mod reload;
 mod secrets;
+mod status;
 mod support;
