@@ -14,10 +14,12 @@
 //! - [`store`]: SQLite snapshot, outbox and attempt history
 //! - [`deliver`] and [`sign`]: signed delivery with retries
 //! - [`poll`] and [`daemon`]: one poll, and `pollhook run`
+//! - [`admin`], [`metrics`], [`status`], [`systemd`]: running as a service
 //! - [`cli`], [`listen`], [`logging`], [`redact`], [`ids`]: the command line and shared pieces
 //!
 //! ARCHITECTURE.md has the codemap and the invariants.
 
+pub mod admin;
 pub mod canonical;
 pub mod cli;
 pub mod config;
@@ -30,6 +32,7 @@ pub mod ids;
 pub mod jsonpath;
 pub mod listen;
 pub mod logging;
+pub mod metrics;
 pub mod poll;
 pub mod redact;
 pub mod schedule;

@@ -7,8 +7,10 @@ use anyhow::Context;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::AdminState;
 use crate::config::{self, Overrides};
-use crate::daemon::{self, Reload, Services};
+use crate::daemon::{self, LiveBridges, Reload, Services};
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 pub async fn run(overrides: &Overrides) -> anyhow::Result<ExitCode> {
@@ -35,16 +37,49 @@ pub async fn run(overrides: &Overrides) -> anyhow::Result<ExitCode> {
     });
     tokio::spawn(crate::systemd::run_watchdog(shutdown.clone()));
 
+    let store = Arc::new(store);
+    let live = Arc::new(LiveBridges::default());
+    let metrics = Arc::new(Metrics::new(store.clone(), live.clone()));
+    if let Some(address) = &config.global.admin.listen {
+        let state = AdminState {
+            store: store.clone(),
+            live: live.clone(),
+            metrics: metrics.clone(),
+        };
+        start_admin(address, state, shutdown.clone()).await?;
+    }
+
     let reload_overrides = overrides.clone();
     let services = Services {
         reload: Some(Reload {
             requests: reload_requests()?,
             load: Box::new(move || config::load(&reload_overrides)),
         }),
-        ..Services::default()
+        live: Some(live),
+        metrics: Some(metrics),
     };
-    daemon::run_with(config, Arc::new(store), services, shutdown).await;
+    daemon::run_with(config, store, services, shutdown).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Binds the admin server before the daemon reports itself ready, so that a
+/// taken port stops the start instead of going unnoticed.
+async fn start_admin(
+    address: &str,
+    state: AdminState,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("failed to listen on admin.listen {address}: choose a free address or remove admin.listen"))?;
+    let bound = listener.local_addr()?;
+    tracing::info!(address = %bound, "admin server listening: /healthz /readyz /metrics /api/bridges");
+    tokio::spawn(async move {
+        if let Err(error) = crate::admin::serve(listener, state, shutdown).await {
+            tracing::error!(%error, "the admin server stopped");
+        }
+    });
+    Ok(())
 }
 
 /// Returns a channel that receives one message per SIGHUP.

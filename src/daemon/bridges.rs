@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use reqwest::Client;
@@ -22,7 +23,8 @@ use tracing::Instrument;
 use super::log_poll;
 use crate::config::{Bridge, Selection};
 use crate::ids::BridgeName;
-use crate::poll::{poll_with_health, PollMode};
+use crate::metrics::Metrics;
+use crate::poll::{poll_with_health, PollMode, PollOutcome};
 use crate::schedule::{next_interval_slot, run_loop, Schedule};
 use crate::store::{unix_millis, Store};
 
@@ -34,6 +36,7 @@ pub struct Shared {
     pub wake: Arc<Notify>,
     pub polls: Arc<Semaphore>,
     pub shutdown: CancellationToken,
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// How a reload changed the set of bridges.
@@ -255,6 +258,7 @@ async fn poll_scheduled(context: &PollContext) {
         shared.store.clone(),
         PollMode::Record,
     );
+    let started = Instant::now();
     let outcome = tokio::select! {
         _ = shared.shutdown.cancelled() => {
             tracing::info!(bridge = %context.bridge.name, "poll abandoned for shutdown");
@@ -263,6 +267,9 @@ async fn poll_scheduled(context: &PollContext) {
         outcome = poll => outcome,
     };
     log_poll(&context.bridge, &outcome.result);
+    if let Some(metrics) = &shared.metrics {
+        record_metrics(metrics, &context.bridge, &outcome, started.elapsed());
+    }
     let queued = outcome.health_event.is_some()
         || outcome
             .result
@@ -270,6 +277,15 @@ async fn poll_scheduled(context: &PollContext) {
             .is_ok_and(|report| !report.events.is_empty());
     if queued {
         shared.wake.notify_one();
+    }
+}
+
+fn record_metrics(metrics: &Metrics, bridge: &Bridge, outcome: &PollOutcome, took: Duration) {
+    let name = bridge.name.as_str();
+    metrics.record_poll(name, outcome.result.is_ok(), took.as_secs_f64());
+    let events = outcome.result.iter().flat_map(|report| &report.events);
+    for event in events.chain(&outcome.health_event) {
+        metrics.record_event(name, event.kind);
     }
 }
 

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Bridge, Config, ConfigErrors, GlobalConfig};
 use crate::deliver::{delivery_client, run_worker, Deliverer};
+use crate::metrics::Metrics;
 use crate::poll::{PollError, PollReport};
 use crate::source::source_client;
 use crate::store::Store;
@@ -29,6 +30,8 @@ pub struct Services {
     pub reload: Option<Reload>,
     /// Receives the running bridges after the start and after every reload.
     pub live: Option<Arc<LiveBridges>>,
+    /// Counts polls, events and delivery attempts.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Where reload requests come from and how the configuration is read again.
@@ -75,12 +78,16 @@ pub async fn run_with(
 ) {
     let wake = Arc::new(Notify::new());
     let initial: Vec<Arc<Bridge>> = config.bridges.iter().cloned().map(Arc::new).collect();
-    let deliverer = Arc::new(Deliverer::new(
+    let mut deliverer = Deliverer::new(
         delivery_client(),
         store.clone(),
         &initial,
         &config.global.delivery,
-    ));
+    );
+    if let Some(metrics) = &services.metrics {
+        deliverer = deliverer.with_attempt_hook(metrics.attempt_hook());
+    }
+    let deliverer = Arc::new(deliverer);
     let worker = tokio::spawn(run_worker(
         deliverer.clone(),
         wake.clone(),
@@ -93,6 +100,7 @@ pub async fn run_with(
         wake,
         polls: Arc::new(Semaphore::new(config.global.max_concurrent_polls)),
         shutdown: shutdown.clone(),
+        metrics: services.metrics.clone(),
     });
     let mut set = BridgeSet::new(shared);
     set.start_all(config.bridges);

@@ -1,6 +1,7 @@
 //! End-to-end tests of pollhook: the real binary polls a real local HTTP API
 //! and delivers to a real local receiver, both on 127.0.0.1.
 
+mod admin;
 mod config_check;
 mod deletion_guard;
 mod delivery;

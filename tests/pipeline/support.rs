@@ -335,6 +335,19 @@ impl Workspace {
         fs::write(file, toml).expect("write the bridge file");
     }
 
+    /// Appends `toml` to the workspace's `pollhook.toml`.
+    pub fn append_global(&self, toml: &str) {
+        let path = self.path().join("pollhook.toml");
+        let mut text = fs::read_to_string(&path).expect("read pollhook.toml");
+        text.push_str(toml);
+        fs::write(path, text).expect("write pollhook.toml");
+    }
+
+    /// Replaces the workspace's `pollhook.toml` with `toml`.
+    pub fn write_global(&self, toml: &str) {
+        fs::write(self.path().join("pollhook.toml"), toml).expect("write pollhook.toml");
+    }
+
     pub fn remove_bridge(&self, name: &str) {
         let file = self.path().join("bridges").join(format!("{name}.toml"));
         fs::remove_file(file).expect("remove the bridge file");
@@ -585,4 +598,35 @@ pub fn wait_until(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A response of [`http_get`].
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// Sends a GET request from the test servers' runtime and reads the whole
+/// response.
+pub fn http_get(url: &str) -> HttpResponse {
+    runtime().block_on(async {
+        let response = reqwest::get(url)
+            .await
+            .unwrap_or_else(|error| panic!("GET {url} failed: {error}"));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.text().await.expect("read the response body");
+        HttpResponse {
+            status,
+            content_type,
+            body,
+        }
+    })
 }
