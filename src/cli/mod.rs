@@ -3,6 +3,7 @@
 //! logic of their own.
 
 mod check;
+mod generate;
 mod listen;
 mod poll;
 mod run;
@@ -61,6 +62,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the JSON Schema of a bridge file, for TOML editors
+    Schema,
+    /// Print the shell completion script for SHELL
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, or write one page per command into --dir
+    Man {
+        /// Directory to write pollhook.1, pollhook-run.1, ... into
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Receive webhooks locally and print each one with its signature check
     Listen {
         /// Port to listen on, on 127.0.0.1
@@ -98,6 +112,9 @@ pub fn main() -> ExitCode {
             Command::Poll { name, dry_run } => poll::poll(&overrides, &name, dry_run).await,
             Command::Listen { port, secret } => listen::listen(port, &secret).await,
             Command::Status { json } => status::status(&overrides, json),
+            Command::Schema => generate::schema(),
+            Command::Completions { shell } => generate::completions(shell),
+            Command::Man { dir } => generate::man(dir.as_deref()),
         }
     });
     match result {

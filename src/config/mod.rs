@@ -11,6 +11,7 @@ mod error;
 mod global;
 mod interpolate;
 mod raw;
+mod schema;
 mod units;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use global::{
     load_global, AdminConfig, DeliveryConfig, GlobalConfig, Overrides, DEFAULT_CONFIG_FILE,
 };
+pub use schema::bridge_schema;
 pub use units::{ByteSize, HumanDuration};
 
 use crate::ids::BridgeName;
