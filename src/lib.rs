@@ -15,6 +15,7 @@
 //! - [`deliver`] and [`sign`]: signed delivery with retries
 //! - [`poll`] and [`daemon`]: one poll, and `pollhook run`
 //! - [`admin`], [`metrics`], [`status`], [`systemd`]: running as a service
+//! - [`demo`]: `pollhook demo`, everything on one machine
 //! - [`cli`], [`listen`], [`logging`], [`redact`], [`ids`]: the command line and shared pieces
 //!
 //! ARCHITECTURE.md has the codemap and the invariants.
@@ -25,6 +26,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod deliver;
+pub mod demo;
 pub mod diff;
 pub mod event;
 pub mod extract;

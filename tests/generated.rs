@@ -37,7 +37,7 @@ fn schema_describes_bridge_file() {
 fn completions_cover_every_command() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let script = pollhook(&["completions", shell]);
-        for command in ["run", "check", "poll", "listen", "status", "schema"] {
+        for command in ["run", "check", "poll", "listen", "status", "schema", "demo"] {
             assert!(
                 script.contains(command),
                 "{shell} completions lack {command}"

@@ -3,6 +3,7 @@
 //! logic of their own.
 
 mod check;
+mod demo;
 mod generate;
 mod listen;
 mod poll;
@@ -62,6 +63,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// See pollhook work: a local API that changes every few seconds, a
+    /// bridge polling it and a receiver printing the signed events (no
+    /// network needed)
+    Demo {
+        /// Directory for the demo's files [default: a new one under the
+        /// system's temporary directory]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Print the JSON Schema of a bridge file, for TOML editors
     Schema,
     /// Print the shell completion script for SHELL
@@ -112,6 +122,7 @@ pub fn main() -> ExitCode {
             Command::Poll { name, dry_run } => poll::poll(&overrides, &name, dry_run).await,
             Command::Listen { port, secret } => listen::listen(port, &secret).await,
             Command::Status { json } => status::status(&overrides, json),
+            Command::Demo { dir } => demo::demo(dir.as_deref()).await,
             Command::Schema => generate::schema(),
             Command::Completions { shell } => generate::completions(shell),
             Command::Man { dir } => generate::man(dir.as_deref()),
