@@ -13,3 +13,4 @@ mod reload;
 mod secrets;
 mod status;
 mod support;
+mod systemd;

@@ -377,10 +377,17 @@ impl Workspace {
 
     /// Starts `pollhook run` with its output in `daemon.log`.
     pub fn start_daemon(&self) -> Daemon {
+        self.start_daemon_with_env(&[])
+    }
+
+    /// Starts `pollhook run` like [`Workspace::start_daemon`], with extra
+    /// environment variables.
+    pub fn start_daemon_with_env(&self, env: &[(&str, &str)]) -> Daemon {
         let log_path = self.path().join("daemon.log");
         let log = fs::File::create(&log_path).expect("create daemon.log");
         let child = self
             .command(&["run"])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone the log file handle"))
             .stderr(log)
