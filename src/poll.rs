@@ -67,22 +67,41 @@ pub struct PollOutcome {
 }
 
 /// Polls `bridge` once and, in [`PollMode::Record`], commits the result.
+///
+/// A failure counts toward the bridge's failure streak but never queues
+/// `bridge.failing`: that event describes the daemon's scheduled polls, and
+/// a person running `pollhook poll` by hand (often on a bridge the daemon
+/// does not run yet) sees the failure directly. A success that ends a
+/// reported outage still queues `bridge.recovered`.
 pub async fn poll_once(
     bridge: Arc<Bridge>,
     client: &Client,
     store: Arc<Store>,
     mode: PollMode,
 ) -> Result<PollReport, PollError> {
-    poll_with_health(bridge, client, store, mode).await.result
+    poll_recording_health(bridge, client, store, mode, false)
+        .await
+        .result
 }
 
-/// Polls `bridge` once like [`poll_once`] and also returns the health event
-/// that the poll queued.
+/// Polls `bridge` once like [`poll_once`], for the daemon's schedule: a
+/// failure may also queue `bridge.failing`. Returns the health event that
+/// the poll queued, if any.
 pub async fn poll_with_health(
     bridge: Arc<Bridge>,
     client: &Client,
     store: Arc<Store>,
     mode: PollMode,
+) -> PollOutcome {
+    poll_recording_health(bridge, client, store, mode, true).await
+}
+
+async fn poll_recording_health(
+    bridge: Arc<Bridge>,
+    client: &Client,
+    store: Arc<Store>,
+    mode: PollMode,
+    may_report_failing: bool,
 ) -> PollOutcome {
     let started_at = Utc::now();
     let fetched = fetch(client, &bridge.source).await;
@@ -102,7 +121,7 @@ pub async fn poll_with_health(
     let health_event = match &mut result {
         Ok(report) => report.recovered.take(),
         Err(error) if mode == PollMode::Record && !matches!(error, PollError::Store(_)) => {
-            record_failure(&bridge, &store, error, started_at).await
+            record_failure(&bridge, &store, error, started_at, may_report_failing).await
         }
         Err(_) => None,
     };
@@ -115,13 +134,14 @@ pub async fn poll_with_health(
     }
 }
 
-/// Records a failed poll and queues `bridge.failing` when this failure
-/// reaches the bridge's `failing_after`.
+/// Records a failed poll and, when `may_report_failing` is set, queues
+/// `bridge.failing` if this failure reaches the bridge's `failing_after`.
 async fn record_failure(
     bridge: &Arc<Bridge>,
     store: &Arc<Store>,
     error: &PollError,
     started_at: DateTime<Utc>,
+    may_report_failing: bool,
 ) -> Option<NewEvent> {
     let message = crate::redact::mask(&error.to_string()).into_owned();
     let task_bridge = bridge.clone();
@@ -135,6 +155,9 @@ async fn record_failure(
             targets: &targets,
         };
         task_store.record_poll_failure(&failure, |streak| {
+            if !may_report_failing {
+                return None;
+            }
             failing_event(&task_bridge, &message, streak, started_at)
         })
     })

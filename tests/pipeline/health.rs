@@ -107,3 +107,55 @@ fn health_events_can_be_turned_off() {
 
     assert_eq!(receiver.requests().len(), 0, "{}", daemon.log());
 }
+
+#[test]
+fn manual_polls_send_no_failing() {
+    let upstream = Upstream::start(Reply::raw(503, "text/plain", "down"));
+    let receiver = Receiver::start();
+    let workspace = Workspace::new();
+    workspace.write_bridge(
+        "orders",
+        &fast_bridge(&upstream, &receiver, "[emit]\nfailing_after = 2"),
+    );
+
+    for _ in 0..4 {
+        workspace.poll("orders").expect_failure();
+    }
+    upstream.reply_json(&data(&[json!({ "id": "A-1" })]));
+    let events = workspace.poll("orders").expect_success();
+
+    assert_eq!(
+        events.len(),
+        0,
+        "the first successful poll is a silent baseline"
+    );
+    assert_eq!(
+        receiver.requests().len(),
+        0,
+        "no outage was reported, so no recovery either"
+    );
+}
+
+#[test]
+fn manual_poll_ends_reported_outage() {
+    let upstream = Upstream::start(Reply::raw(503, "text/plain", "down"));
+    let receiver = Receiver::start();
+    let workspace = Workspace::new();
+    workspace.write_bridge(
+        "orders",
+        &fast_bridge(&upstream, &receiver, "[emit]\nfailing_after = 2"),
+    );
+    let mut daemon = workspace.start_daemon();
+    receiver.wait_for(1, DAEMON_DEADLINE, || daemon.log());
+    daemon.terminate(DAEMON_DEADLINE);
+
+    upstream.reply_json(&data(&[]));
+    workspace.poll("orders").expect_success();
+
+    let kinds: Vec<_> = receiver
+        .requests()
+        .iter()
+        .map(|request| request.json()["type"].clone())
+        .collect();
+    assert_eq!(kinds, [json!("bridge.failing"), json!("bridge.recovered")]);
+}
