@@ -25,7 +25,7 @@ use crate::store::Store;
 /// holding it longer (a long `pollhook poll`) makes pollhook briefly not ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What the admin endpoints read.
+/// The shared state that the admin endpoints read.
 #[derive(Clone)]
 pub struct AdminState {
     pub store: Arc<Store>,
@@ -50,12 +50,13 @@ pub async fn serve(
         .await
 }
 
-/// The process is up and its runtime answers.
+/// Returns 200 while the process runs and its runtime handles requests.
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// The configuration is loaded and the database accepts writes.
+/// Returns 200 once the configuration is loaded and while the database
+/// accepts writes, else 503 with the reason.
 async fn readyz(State(state): State<AdminState>) -> Response {
     if state.live.get().is_none() {
         return not_ready("the configuration is not loaded yet");
@@ -90,7 +91,7 @@ async fn metrics(State(state): State<AdminState>) -> Response {
     }
 }
 
-/// The same rows as `pollhook status --json`, for the running bridges and
+/// Returns the rows of `pollhook status --json`: the running bridges and
 /// every bridge the database still has state for.
 async fn bridges(State(state): State<AdminState>) -> Response {
     let bridges = state.live.get().unwrap_or_default();

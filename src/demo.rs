@@ -63,7 +63,7 @@ pub fn orders_at(tick: u64) -> Value {
     json!({ "data": orders })
 }
 
-/// What [`prepare`] set up: the files, and the servers' listeners.
+/// The demo's directory, its servers' bound listeners and the target's secret.
 pub struct Demo {
     pub dir: PathBuf,
     pub api: TcpListener,
@@ -181,7 +181,7 @@ async fn current_orders(State(clock): State<Arc<ApiClock>>) -> Json<Value> {
     Json(orders_at(tick))
 }
 
-/// An output sink that writes to stdout, for the command.
+/// Returns an output sink that writes to stdout, for the command.
 pub fn stdout_sink() -> OutputSink {
     Arc::new(Mutex::new(io::stdout()))
 }

@@ -71,7 +71,7 @@ pub struct PollOutcome {
 /// A failure counts toward the bridge's failure streak but never queues
 /// `bridge.failing`: that event describes the daemon's scheduled polls, and
 /// a person running `pollhook poll` by hand (often on a bridge the daemon
-/// does not run yet) sees the failure directly. A success that ends a
+/// does not run yet) gets the error on the terminal. A success that ends a
 /// reported outage still queues `bridge.recovered`.
 pub async fn poll_once(
     bridge: Arc<Bridge>,

@@ -20,7 +20,7 @@ use crate::store::BridgeOverview;
 #[derive(Debug, Clone, Serialize)]
 pub struct BridgeStatus {
     pub name: String,
-    /// False for a bridge that the database knows but no file configures.
+    /// False for a bridge that has stored state but no bridge file.
     pub configured: bool,
     pub schedule: Option<String>,
     /// The masked target URLs.
@@ -151,7 +151,7 @@ fn from_overview(name: &str, overview: Option<&BridgeOverview>) -> BridgeStatus 
     }
 }
 
-/// The longest error text shown in a table cell.
+/// The maximum length of an error in a table cell, in characters.
 const MAX_ERROR_CHARS: usize = 60;
 
 fn table_row(status: &BridgeStatus, now: DateTime<Utc>) -> [String; 8] {

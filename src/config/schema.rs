@@ -3,8 +3,8 @@
 //!
 //! The structure comes from the serde structs in `raw.rs` through schemars,
 //! so a new key appears in the schema without further work. This file adds
-//! what the structs cannot say: descriptions, allowed words, and the removal
-//! of `null`, which TOML does not have.
+//! what the structs do not carry: descriptions, allowed words, and the
+//! removal of `null`, which TOML does not have.
 
 use serde_json::{json, Map, Value};
 

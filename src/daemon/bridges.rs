@@ -28,7 +28,7 @@ use crate::poll::{poll_with_health, PollMode, PollOutcome};
 use crate::schedule::{next_interval_slot, run_loop, Schedule};
 use crate::store::{unix_millis, Store};
 
-/// What every bridge task shares.
+/// The client, store and limits that every bridge task shares.
 pub struct Shared {
     pub client: Client,
     pub store: Arc<Store>,
@@ -39,7 +39,7 @@ pub struct Shared {
     pub metrics: Option<Arc<Metrics>>,
 }
 
-/// How a reload changed the set of bridges.
+/// The bridges a reload added, changed, removed and left alone.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ReloadSummary {
     pub added: Vec<BridgeName>,
@@ -182,8 +182,8 @@ impl BridgeSet {
     }
 }
 
-/// The paths that decide which item is which. When they change, the stored
-/// item ids no longer match the new ones, so the snapshot must be rebuilt.
+/// Returns the paths that decide which item is which. When they change, the
+/// stored item ids no longer match the new ones, so the snapshot is rebuilt.
 fn selection_paths(selection: &Selection) -> (&'static str, String, String) {
     match selection {
         Selection::Items(spec) => ("items", spec.path.to_string(), spec.id.to_string()),

@@ -34,7 +34,8 @@ pub struct Services {
     pub metrics: Option<Arc<Metrics>>,
 }
 
-/// Where reload requests come from and how the configuration is read again.
+/// The source of reload requests and the function that reads the
+/// configuration again.
 pub struct Reload {
     pub requests: mpsc::Receiver<()>,
     pub load: Box<dyn Fn() -> Result<Config, ConfigErrors> + Send>,
@@ -68,8 +69,8 @@ pub async fn run(config: Config, store: Arc<Store>, shutdown: CancellationToken)
     run_with(config, store, Services::default(), shutdown).await;
 }
 
-/// Runs like [`run`], and reloads the configuration whenever
-/// `services.reload` asks for it.
+/// Runs like [`run`], and reloads the configuration on every request from
+/// `services.reload`.
 pub async fn run_with(
     config: Config,
     store: Arc<Store>,

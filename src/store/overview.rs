@@ -6,7 +6,7 @@ use rusqlite::{params, Row};
 use super::{Store, StoreError};
 use crate::ids::BridgeName;
 
-/// What the database records about one bridge.
+/// The stored state of one bridge.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BridgeOverview {
     pub bridge: String,

@@ -8,7 +8,8 @@ use crate::support::{
     data, items_bridge, wait_until, Receiver, Reply, Upstream, Workspace, DAEMON_DEADLINE,
 };
 
-/// A bridge that polls every 100 ms, so that a test gets many polls quickly.
+/// Returns a bridge that polls every 100 ms, so that a test gets many polls
+/// quickly.
 fn fast_bridge(upstream: &Upstream, receiver: &Receiver, emit: &str) -> String {
     items_bridge(&upstream.url("/orders"), &receiver.url(), emit)
         .replace("every = \"1h\"", "every = \"100ms\"")

@@ -11,7 +11,7 @@ use crate::support::{
 
 const RELOADED: &str = "configuration reloaded";
 
-/// A bridge polling `upstream` every 100 ms, or hourly with `every = "1h"`.
+/// Returns a bridge that polls `upstream` at the interval `every`.
 fn bridge_every(every: &str, upstream: &Upstream, receiver: &Receiver, extra: &str) -> String {
     items_bridge(&upstream.url("/orders"), &receiver.url(), extra)
         .replace("every = \"1h\"", &format!("every = \"{every}\""))
