@@ -211,10 +211,13 @@ impl Collector for StateCollector {
         let oldest = LabeledGauge::default();
         match self.store.target_queues() {
             Ok(queues) => {
-                for queue in queues {
-                    let labels = vec![("target".to_owned(), queue.target.clone())];
+                for (target, queue) in queues {
+                    let Some(oldest_at) = queue.oldest_pending_at else {
+                        continue;
+                    };
+                    let labels = vec![("target".to_owned(), target)];
                     depth.get_or_create(&labels).set(queue.pending as f64);
-                    let age = (now - queue.oldest_queued_at).max(0) as f64 / 1000.0;
+                    let age = (now - oldest_at).max(0) as f64 / 1000.0;
                     oldest.get_or_create(&labels).set(age);
                 }
             }

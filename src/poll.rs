@@ -19,7 +19,7 @@ use crate::event::{bridge_failing_event, bridge_recovered_event, new_event};
 use crate::extract::{extract_items, select_document, DuplicateId, ExtractError};
 use crate::source::{fetch, FetchError};
 use crate::store::{
-    unix_millis, FailureStreak, NewEvent, PollCommit, PollFailure, Store, StoreError,
+    unix_millis, FailureStreak, NewEvent, PlannedCommit, PollFailure, Snapshot, Store, StoreError,
 };
 
 /// Whether a poll writes its result.
@@ -119,7 +119,12 @@ async fn poll_recording_health(
     };
 
     let health_event = match &mut result {
-        Ok(report) => report.recovered.take(),
+        Ok(report) if mode == PollMode::Record => report.recovered.take(),
+        Ok(report) => {
+            // A dry run writes nothing, so it queued no event either.
+            report.recovered = None;
+            None
+        }
         Err(error) if mode == PollMode::Record && !matches!(error, PollError::Store(_)) => {
             record_failure(&bridge, &store, error, started_at, may_report_failing).await
         }
@@ -241,7 +246,25 @@ pub fn apply_response(
     mode: PollMode,
     started_at: DateTime<Utc>,
 ) -> Result<PollReport, PollError> {
-    let snapshot = store.load_snapshot(&bridge.name)?;
+    match mode {
+        PollMode::DryRun => {
+            let snapshot = store.load_snapshot(&bridge.name)?;
+            plan_poll(bridge, &snapshot, &document, started_at).map(|(_, report)| report)
+        }
+        PollMode::Record => store.commit_poll_with(&bridge.name, |snapshot| {
+            plan_poll(bridge, snapshot, &document, started_at)
+        }),
+    }
+}
+
+/// Compares a parsed response with `snapshot` and decides what to write.
+/// Pure: the caller reads the snapshot and commits the plan.
+fn plan_poll(
+    bridge: &Bridge,
+    snapshot: &Snapshot,
+    document: &Value,
+    started_at: DateTime<Utc>,
+) -> Result<(PlannedCommit, PollReport), PollError> {
     let mut report = PollReport {
         baseline: !snapshot.baselined,
         ..PollReport::default()
@@ -249,7 +272,7 @@ pub fn apply_response(
 
     let (changes, writes, watched) = match &bridge.selection {
         Selection::Items(spec) => {
-            let extraction = extract_items(&document, spec)?;
+            let extraction = extract_items(document, spec)?;
             let diff = diff_items(
                 &snapshot.items,
                 &extraction.items,
@@ -262,7 +285,7 @@ pub fn apply_response(
             (diff.changes, diff.writes, None)
         }
         Selection::Document(spec) => {
-            let watched = select_document(&document, spec)?;
+            let watched = select_document(document, spec)?;
             let change = diff_document(snapshot.document.as_ref(), &watched, &spec.ignore);
             report.items = 1;
             (change.into_iter().collect(), Vec::new(), Some(watched))
@@ -278,21 +301,18 @@ pub fn apply_response(
             .collect();
     }
 
-    if mode == PollMode::Record {
-        let targets = target_keys(bridge);
-        let commit = PollCommit {
-            bridge: &bridge.name,
-            writes: &writes,
-            document: watched.as_ref(),
-            events: &report.events,
-            targets: &targets,
-            polled_at: unix_millis(started_at),
-        };
-        report.recovered = store.commit_poll_with_recovery(&commit, |streak| {
-            recovered_event(bridge, streak, started_at)
-        })?;
-    }
-    Ok(report)
+    // Ending a reported outage queues bridge.recovered in the same commit.
+    report.recovered = recovered_event(bridge, &snapshot.streak, started_at);
+    let mut events = report.events.clone();
+    events.extend(report.recovered.clone());
+    let planned = PlannedCommit {
+        writes,
+        document: watched,
+        events,
+        targets: target_keys(bridge),
+        polled_at: unix_millis(started_at),
+    };
+    Ok((planned, report))
 }
 
 fn wanted(bridge: &Bridge, change: &Change) -> bool {

@@ -20,8 +20,9 @@ pub async fn listen(port: u16, secrets: &[String]) -> anyhow::Result<ExitCode> {
 
     let shutdown = CancellationToken::new();
     let stopper = shutdown.clone();
+    let stop_signal = super::stop_signal();
     tokio::spawn(async move {
-        super::stop_signal().await;
+        stop_signal.await;
         stopper.cancel();
     });
     let output: crate::listen::OutputSink = Arc::new(Mutex::new(std::io::stdout()));

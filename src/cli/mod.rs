@@ -3,12 +3,15 @@
 //! logic of their own.
 
 mod check;
+mod deliveries;
 mod demo;
 mod generate;
 mod listen;
 mod poll;
 mod run;
 mod status;
+mod table;
+mod targets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +66,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List deliveries (one per event and target), newest first
+    Deliveries {
+        #[command(subcommand)]
+        action: Option<DeliveriesAction>,
+        /// Only this bridge's deliveries
+        #[arg(long)]
+        bridge: Option<String>,
+        /// Only deliveries to this target URL
+        #[arg(long)]
+        target: Option<String>,
+        /// Only deliveries in this state
+        #[arg(long, value_enum)]
+        status: Option<DeliveryStatus>,
+        /// Maximum number of rows
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue events again under their original webhook-id
+    Redeliver {
+        /// Event ids (evt_...) or delivery ids
+        ids: Vec<String>,
+        /// Queue every failed delivery again (narrow with --bridge and --target)
+        #[arg(long, conflicts_with = "ids")]
+        failed: bool,
+        /// With --failed: only this bridge
+        #[arg(long, requires = "failed")]
+        bridge: Option<String>,
+        /// With --failed: only this target URL
+        #[arg(long, requires = "failed")]
+        target: Option<String>,
+    },
+    /// List targets with their state and queue, or enable a disabled one
+    Targets {
+        #[command(subcommand)]
+        action: Option<TargetsAction>,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// See pollhook work: a local API that changes every few seconds, a
     /// bridge polling it and a receiver printing the signed events (no
     /// network needed)
@@ -96,6 +141,45 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum DeliveriesAction {
+    /// Print one event with every delivery and attempt
+    Show {
+        /// Event id (evt_...) or delivery id
+        id: String,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TargetsAction {
+    /// Deliver to a target again after a 410 Gone disabled it
+    Enable {
+        /// The target's URL, as in the bridge file or as `pollhook targets` lists it
+        target: String,
+    },
+}
+
+/// A delivery state, as the `--status` filter takes it.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DeliveryStatus {
+    Pending,
+    Failed,
+    Delivered,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Delivered => "delivered",
+        }
+    }
+}
+
 /// Parses the arguments, runs the command and returns the exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -126,6 +210,44 @@ pub fn main() -> ExitCode {
             Command::Schema => generate::schema(),
             Command::Completions { shell } => generate::completions(shell),
             Command::Man { dir } => generate::man(dir.as_deref()),
+            Command::Deliveries {
+                action: Some(DeliveriesAction::Show { id, json }),
+                ..
+            } => deliveries::show(&overrides, &id, json),
+            Command::Deliveries {
+                action: None,
+                bridge,
+                target,
+                status,
+                limit,
+                json,
+            } => {
+                let options = deliveries::ListOptions {
+                    bridge,
+                    target,
+                    status,
+                    limit,
+                    json,
+                };
+                deliveries::list(&overrides, options)
+            }
+            Command::Redeliver {
+                ids,
+                failed,
+                bridge,
+                target,
+            } => deliveries::redeliver(
+                &overrides,
+                &ids,
+                failed,
+                bridge.as_deref(),
+                target.as_deref(),
+            ),
+            Command::Targets {
+                action: Some(TargetsAction::Enable { target }),
+                ..
+            } => targets::enable(&overrides, &target),
+            Command::Targets { action: None, json } => targets::list(&overrides, json),
         }
     });
     match result {
@@ -137,22 +259,42 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Resolves when SIGINT or SIGTERM arrives.
-async fn stop_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Opens the state database named by the global configuration.
+fn open_store(overrides: &Overrides) -> anyhow::Result<crate::store::Store> {
+    let global =
+        crate::config::load_global(overrides).map_err(|errors| anyhow::anyhow!("{errors}"))?;
+    if !global.state.exists() {
+        anyhow::bail!(
+            "the state database {} does not exist yet: run `pollhook run` or `pollhook poll NAME` first, or point --state at it",
+            global.state.display()
+        );
+    }
+    crate::store::Store::open(&global.state).map_err(anyhow::Error::from)
+}
+
+/// Returns a future that resolves when SIGINT or SIGTERM arrives. The signal
+/// handlers are installed when this is called, not when the future is first
+/// polled, so that no signal in between falls back to the default action.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
                 }
+                _ => drop(tokio::signal::ctrl_c().await),
             }
-            Err(_) => drop(interrupt.await),
         }
     }
     #[cfg(not(unix))]
-    drop(interrupt.await);
+    async {
+        drop(tokio::signal::ctrl_c().await);
+    }
 }

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::config::{self, load_global, Overrides};
+use crate::config::{self, load_global, Bridge, GlobalConfig, Overrides};
 use crate::daemon::log_report;
 use crate::deliver::{deliver_pending_once, delivery_client, Deliverer};
 use crate::poll::{poll_once, PollMode};
 use crate::source::source_client;
-use crate::store::{NewEvent, Store};
+use crate::store::{lock_path, DeliveryLock, NewEvent, Store};
 
 pub async fn poll(overrides: &Overrides, name: &str, dry_run: bool) -> anyhow::Result<ExitCode> {
     let global = match load_global(overrides) {
@@ -69,18 +69,35 @@ pub async fn poll(overrides: &Overrides, name: &str, dry_run: bool) -> anyhow::R
     print_events(&report.events)?;
 
     if !dry_run {
-        let deliverer = Deliverer::new(delivery_client(), store, &[bridge], &global.delivery);
-        let (delivered, failed) = deliver_pending_once(&deliverer, name).await?;
-        if delivered + failed > 0 {
-            tracing::info!(
-                bridge = name,
-                delivered,
-                failed,
-                "delivery attempts made; failed ones stay queued"
-            );
-        }
+        deliver_queued(&global, store, bridge, name).await?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Makes one attempt for every queued event of the bridge, unless a running
+/// daemon holds the delivery lock and so delivers them itself.
+async fn deliver_queued(
+    global: &GlobalConfig,
+    store: Arc<Store>,
+    bridge: Arc<Bridge>,
+    name: &str,
+) -> anyhow::Result<()> {
+    let lock = DeliveryLock::try_acquire(&global.state, "poll").with_context(|| {
+        format!(
+            "failed to open the lock file {}",
+            lock_path(&global.state).display()
+        )
+    })?;
+    let Ok(_lock) = lock else {
+        tracing::info!(bridge = name, "another pollhook process delivers from this state database, so this poll leaves the queued events to it");
+        return Ok(());
+    };
+    let deliverer = Deliverer::new(delivery_client(), store, &[bridge], &global.delivery);
+    let (delivered, failed) = deliver_pending_once(&deliverer, name).await?;
+    if delivered + failed > 0 {
+        tracing::info!(bridge = name, delivered, failed, "made one delivery attempt per queued event; events that failed are retried later or marked failed");
+    }
+    Ok(())
 }
 
 fn print_events(events: &[NewEvent]) -> anyhow::Result<()> {

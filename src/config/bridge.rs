@@ -9,6 +9,7 @@ use reqwest::Method;
 
 use super::error::ConfigError;
 use super::raw::{RawBridge, RawEmit, RawItems, RawSchedule, RawSource, RawTarget};
+use crate::deliver::RateLimit;
 use crate::diff::DeletePolicy;
 use crate::extract::{DocumentSpec, ItemsSpec};
 use crate::ids::BridgeName;
@@ -20,6 +21,8 @@ use crate::sign::WebhookSecret;
 const DEFAULT_SOURCE_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_BODY_SIZE: u64 = 32 << 20;
 const DEFAULT_FAILING_AFTER: u32 = 3;
+/// Parallel requests to one target unless `max_in_flight` says otherwise.
+const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct Bridge {
@@ -88,6 +91,13 @@ pub struct Target {
     pub key: String,
     pub secrets: Vec<WebhookSecret>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Requests per unit of time, spaced evenly; `None` means unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Requests in flight at once to this target, across bridges.
+    pub max_in_flight: usize,
+    /// SHA-256 of the URL, headers and secrets: a changed configuration
+    /// enables a target that a 410 Gone disabled.
+    pub fingerprint: String,
 }
 
 /// Checks a deserialized bridge file, collecting every problem.
@@ -340,6 +350,29 @@ fn check_targets(file: &Path, raw: &[RawTarget], errors: &mut Vec<ConfigError>) 
                 )),
             }
         }
+        let rate_limit =
+            target
+                .rate_limit
+                .as_deref()
+                .and_then(|text| match text.parse::<RateLimit>() {
+                    Ok(limit) => Some(limit),
+                    Err(message) => {
+                        errors.push(ConfigError::key(
+                            file,
+                            format!("{prefix}.rate_limit"),
+                            message,
+                        ));
+                        None
+                    }
+                });
+        let max_in_flight = target.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+        if max_in_flight == 0 {
+            errors.push(ConfigError::key(
+                file,
+                format!("{prefix}.max_in_flight"),
+                "must be at least 1",
+            ));
+        }
         let key = redact::mask_url(&target.url);
         if targets.iter().any(|other: &Target| other.key == key) {
             errors.push(ConfigError::key(
@@ -354,10 +387,36 @@ fn check_targets(file: &Path, raw: &[RawTarget], errors: &mut Vec<ConfigError>) 
                 key,
                 secrets,
                 headers,
+                rate_limit,
+                max_in_flight,
+                fingerprint: fingerprint(target),
             });
         }
     }
     targets
+}
+
+/// Hashes what identifies a target's configuration, secrets included, so that
+/// the stored hash reveals none of them.
+fn fingerprint(target: &RawTarget) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(target.url.as_bytes());
+    for (name, value) in &target.headers {
+        hasher.update(b"\0");
+        hasher.update(name.as_bytes());
+        hasher.update(b"=");
+        hasher.update(value.as_bytes());
+    }
+    for secret in &target.secret.0 {
+        hasher.update(b"\0secret=");
+        hasher.update(secret.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 fn check_http_url(file: &Path, key: &str, text: &str, errors: &mut Vec<ConfigError>) {

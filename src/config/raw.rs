@@ -83,6 +83,8 @@ pub struct RawTarget {
     pub secret: OneOrMany,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    pub rate_limit: Option<String>,
+    pub max_in_flight: Option<usize>,
 }
 
 /// A key that takes one string or a list of strings, such as `secret`.

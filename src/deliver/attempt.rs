@@ -4,9 +4,10 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use reqwest::header::{HeaderValue, CONTENT_TYPE, LOCATION};
+use reqwest::header::{HeaderValue, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use reqwest::Client;
 
+use super::policy::parse_retry_after;
 use crate::config::Target;
 use crate::ids::EventId;
 use crate::redact::{error_chain, mask, mask_url};
@@ -33,6 +34,8 @@ pub struct AttemptResult {
     /// Masked description of what went wrong; `None` on success.
     pub error: Option<String>,
     pub response_body: Option<String>,
+    /// The receiver's `Retry-After`, as a delay from the response.
+    pub retry_after: Option<Duration>,
     pub duration: Duration,
 }
 
@@ -100,6 +103,11 @@ async fn classify_response(response: reqwest::Response) -> AttemptResult {
         .get(LOCATION)
         .and_then(|value| value.to_str().ok())
         .map(mask_url);
+    let retry_after = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| parse_retry_after(value, Utc::now()));
     let preview = read_preview(response).await;
 
     let (outcome, error) = if status.is_success() {
@@ -119,6 +127,7 @@ async fn classify_response(response: reqwest::Response) -> AttemptResult {
         status: Some(status.as_u16()),
         error,
         response_body: preview,
+        retry_after,
         duration: Duration::ZERO,
     }
 }
@@ -143,6 +152,7 @@ fn classify_error(error: &reqwest::Error, timeout: Duration) -> AttemptResult {
         status: None,
         error: Some(error),
         response_body: None,
+        retry_after: None,
         duration: Duration::ZERO,
     }
 }

@@ -6,10 +6,14 @@
 //! them. Other processes (`pollhook poll` while the daemon runs) wait for the
 //! lock through SQLite's busy timeout.
 
+mod inspect;
+mod lock;
 mod outbox;
 mod overview;
+mod retention;
 mod schema;
 mod snapshot;
+mod targets;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -18,9 +22,13 @@ use std::time::Duration;
 use rusqlite::Connection;
 use thiserror::Error;
 
+pub use inspect::{AttemptRow, DeliveryDetail, DeliveryFilter, DeliveryRow, EventDetail};
+pub use lock::{lock_path, DeliveryLock};
 pub use outbox::{AttemptRecord, DeliveryState, NewEvent, PendingDelivery};
-pub use overview::{BridgeOverview, TargetQueue};
-pub use snapshot::{FailureStreak, PollCommit, PollFailure, Snapshot};
+pub use overview::BridgeOverview;
+pub use retention::Pruned;
+pub use snapshot::{FailureStreak, PlannedCommit, PollCommit, PollFailure, Snapshot};
+pub use targets::{DisabledTarget, TargetQueue};
 
 /// How long a write waits for another process's lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -19,6 +19,8 @@ pub struct NewEvent {
 #[derive(Debug, Clone)]
 pub struct PendingDelivery {
     pub delivery_id: i64,
+    /// Queue position of the event; lanes deliver in this order.
+    pub event_seq: i64,
     pub bridge: String,
     pub target: String,
     /// Attempts made so far.
@@ -55,7 +57,7 @@ pub enum DeliveryState {
 }
 
 const HEAD_COLUMNS: &str =
-    "d.id, d.bridge, d.target, d.attempts, d.next_attempt_at, e.event_id, e.body";
+    "d.id, d.event_seq, d.bridge, d.target, d.attempts, d.next_attempt_at, e.event_id, e.body";
 
 /// Queues `events` for every target, in the given order.
 pub(super) fn insert_events(
@@ -68,6 +70,11 @@ pub(super) fn insert_events(
     let mut insert_event = transaction.prepare_cached(
         "INSERT INTO events (event_id, bridge, type, item_id, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
+    let mut insert_lane = transaction
+        .prepare_cached("INSERT OR IGNORE INTO lanes (bridge, target) VALUES (?1, ?2)")?;
+    for target in targets {
+        insert_lane.execute(params![bridge.as_str(), target])?;
+    }
     let mut insert_delivery = transaction.prepare_cached(
         "INSERT INTO deliveries (event_seq, bridge, target, status, next_attempt_at, updated_at)
          VALUES (?1, ?2, ?3, 'pending', ?4, ?4)",
@@ -90,15 +97,22 @@ pub(super) fn insert_events(
 }
 
 impl Store {
-    /// Returns the oldest pending delivery of every lane, due or not,
-    /// optionally for one bridge only.
+    /// Returns the oldest pending delivery of every lane whose target is not
+    /// disabled, due or not, optionally for one bridge only.
+    ///
+    /// Each lane's head is found through the lane index, so the cost depends
+    /// on the number of lanes, not on the length of the queue.
     pub fn lane_heads(&self, bridge: Option<&str>) -> Result<Vec<PendingDelivery>, StoreError> {
         let connection = self.lock();
         let sql = format!(
-            "SELECT {HEAD_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
-             WHERE d.status = 'pending' AND (?1 IS NULL OR d.bridge = ?1)
-               AND d.event_seq = (SELECT MIN(event_seq) FROM deliveries o
-                                  WHERE o.bridge = d.bridge AND o.target = d.target AND o.status = 'pending')
+            "SELECT {HEAD_COLUMNS} FROM lanes l
+             JOIN deliveries d ON d.id = (
+                 SELECT id FROM deliveries
+                 WHERE bridge = l.bridge AND target = l.target AND status = 'pending'
+                 ORDER BY event_seq LIMIT 1)
+             JOIN events e ON e.seq = d.event_seq
+             WHERE (?1 IS NULL OR l.bridge = ?1)
+               AND l.target NOT IN (SELECT target FROM disabled_targets)
              ORDER BY d.next_attempt_at, d.event_seq"
         );
         let mut statement = connection.prepare_cached(&sql)?;
@@ -108,6 +122,44 @@ impl Store {
         Ok(heads)
     }
 
+    /// Returns up to `limit` pending deliveries of one lane after queue
+    /// position `after_seq`, in queue order.
+    pub fn pending_in_lane(
+        &self,
+        bridge: &str,
+        target: &str,
+        after_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<PendingDelivery>, StoreError> {
+        let connection = self.lock();
+        let sql = format!(
+            "SELECT {HEAD_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq
+             WHERE d.bridge = ?1 AND d.target = ?2 AND d.status = 'pending' AND d.event_seq > ?3
+             ORDER BY d.event_seq LIMIT ?4"
+        );
+        let mut statement = connection.prepare_cached(&sql)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statement
+            .query_map(params![bridge, target, after_seq, limit], read_head)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Returns the lanes that have pending deliveries and an enabled target.
+    pub fn lanes_with_pending(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT l.bridge, l.target FROM lanes l
+             WHERE l.target NOT IN (SELECT target FROM disabled_targets)
+               AND EXISTS (SELECT 1 FROM deliveries d
+                           WHERE d.bridge = l.bridge AND d.target = l.target AND d.status = 'pending')",
+        )?;
+        let lanes = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(lanes)
+    }
+
     /// Records an attempt and moves the delivery to `state`.
     pub fn record_attempt(
         &self,
@@ -115,38 +167,50 @@ impl Store {
         attempt: &AttemptRecord,
         state: DeliveryState,
     ) -> Result<(), StoreError> {
+        self.record_attempts(&[(delivery_id, attempt.clone(), state)])
+    }
+
+    /// Records several attempts in one transaction.
+    pub fn record_attempts(
+        &self,
+        attempts: &[(i64, AttemptRecord, DeliveryState)],
+    ) -> Result<(), StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        transaction.execute(
-            "INSERT INTO attempts (delivery_id, attempted_at, duration_ms, outcome, status_code, error, response_body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                delivery_id,
-                attempt.attempted_at,
-                attempt.duration_ms,
-                attempt.outcome,
-                attempt.status_code,
-                attempt.error,
-                attempt.response_body
-            ],
-        )?;
-        let (status, next_attempt_at) = match state {
-            DeliveryState::Delivered => ("delivered", None),
-            DeliveryState::Retry { at } => ("pending", Some(at)),
-            DeliveryState::Failed => ("failed", None),
-        };
-        transaction.execute(
-            "UPDATE deliveries SET status = ?2, attempts = attempts + 1,
-                 next_attempt_at = COALESCE(?3, next_attempt_at), last_error = ?4, updated_at = ?5
-             WHERE id = ?1",
-            params![
-                delivery_id,
-                status,
-                next_attempt_at,
-                attempt.error,
-                attempt.attempted_at
-            ],
-        )?;
+        {
+            let mut insert = transaction.prepare_cached(
+                "INSERT INTO attempts (delivery_id, attempted_at, duration_ms, outcome, status_code, error, response_body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut update = transaction.prepare_cached(
+                "UPDATE deliveries SET status = ?2, attempts = attempts + 1,
+                     next_attempt_at = COALESCE(?3, next_attempt_at), last_error = ?4, updated_at = ?5
+                 WHERE id = ?1",
+            )?;
+            for (delivery_id, attempt, state) in attempts {
+                insert.execute(params![
+                    delivery_id,
+                    attempt.attempted_at,
+                    attempt.duration_ms,
+                    attempt.outcome,
+                    attempt.status_code,
+                    attempt.error,
+                    attempt.response_body
+                ])?;
+                let (status, next_attempt_at) = match state {
+                    DeliveryState::Delivered => ("delivered", None),
+                    DeliveryState::Retry { at } => ("pending", Some(*at)),
+                    DeliveryState::Failed => ("failed", None),
+                };
+                update.execute(params![
+                    delivery_id,
+                    status,
+                    next_attempt_at,
+                    attempt.error,
+                    attempt.attempted_at
+                ])?;
+            }
+        }
         transaction.commit()?;
         Ok(())
     }
@@ -165,11 +229,12 @@ impl Store {
 fn read_head(row: &Row<'_>) -> rusqlite::Result<PendingDelivery> {
     Ok(PendingDelivery {
         delivery_id: row.get(0)?,
-        bridge: row.get(1)?,
-        target: row.get(2)?,
-        attempts: row.get(3)?,
-        next_attempt_at: row.get(4)?,
-        event_id: EventId::from_stored(row.get(5)?),
-        body: row.get(6)?,
+        event_seq: row.get(1)?,
+        bridge: row.get(2)?,
+        target: row.get(3)?,
+        attempts: row.get(4)?,
+        next_attempt_at: row.get(5)?,
+        event_id: EventId::from_stored(row.get(6)?),
+        body: row.get(7)?,
     })
 }

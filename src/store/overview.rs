@@ -1,4 +1,4 @@
-//! Read-only summaries of the state for `pollhook status`, the admin API and
+//! Summaries of each bridge's state for `pollhook status`, the admin API and
 //! metrics, plus the daemon's record of each bridge's next poll.
 
 use rusqlite::{params, Row};
@@ -22,15 +22,6 @@ pub struct BridgeOverview {
     pub items: u64,
     pub pending_deliveries: u64,
     pub failed_deliveries: u64,
-}
-
-/// The pending deliveries of one target, across bridges.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TargetQueue {
-    pub target: String,
-    pub pending: u64,
-    /// Unix milliseconds when the oldest pending event was queued.
-    pub oldest_queued_at: i64,
 }
 
 const OVERVIEW_SQL: &str = "
@@ -57,26 +48,6 @@ impl Store {
             .query_map([], read_overview)?
             .collect::<Result<_, _>>()?;
         Ok(overviews)
-    }
-
-    /// Returns the pending deliveries of every target that has any.
-    pub fn target_queues(&self) -> Result<Vec<TargetQueue>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection.prepare_cached(
-            "SELECT d.target, COUNT(*), MIN(e.created_at)
-             FROM deliveries d JOIN events e ON e.seq = d.event_seq
-             WHERE d.status = 'pending' GROUP BY d.target ORDER BY d.target",
-        )?;
-        let queues = statement
-            .query_map([], |row| {
-                Ok(TargetQueue {
-                    target: row.get(0)?,
-                    pending: row.get(1)?,
-                    oldest_queued_at: row.get(2)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(queues)
     }
 
     /// Records when the daemon polls `bridge` next; `None` while it does not

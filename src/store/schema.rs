@@ -58,6 +58,21 @@ CREATE TABLE attempts (
 );
 CREATE INDEX attempts_by_delivery ON attempts (delivery_id);
 "#,
+    r#"
+CREATE TABLE lanes (
+    bridge TEXT NOT NULL,
+    target TEXT NOT NULL,
+    PRIMARY KEY (bridge, target)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO lanes (bridge, target) SELECT DISTINCT bridge, target FROM deliveries;
+CREATE TABLE disabled_targets (
+    target TEXT PRIMARY KEY,
+    disabled_at INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    config_hash TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX deliveries_by_event ON deliveries (event_seq);
+"#,
     // Bridge health: when the current run of failed polls began, whether its
     // `bridge.failing` event was queued, and when the daemon polls next (for
     // `pollhook status`, which reads the database while the daemon runs).

@@ -18,6 +18,19 @@ pub struct Snapshot {
     pub items: HashMap<ItemId, StoredItem>,
     /// The watched document, in whole-document mode.
     pub document: Option<Value>,
+    /// The failed polls since the last successful one. A successful commit
+    /// ends the streak.
+    pub streak: FailureStreak,
+}
+
+/// What a poll decided to write, owned, for [`Store::commit_poll_with`].
+#[derive(Debug, Default)]
+pub struct PlannedCommit {
+    pub writes: Vec<SnapshotWrite>,
+    pub document: Option<Value>,
+    pub events: Vec<NewEvent>,
+    pub targets: Vec<String>,
+    pub polled_at: i64,
 }
 
 /// Everything one successful poll writes, in one transaction.
@@ -57,91 +70,47 @@ pub struct FailureStreak {
 impl Store {
     /// Loads the snapshot of `bridge`; an unknown bridge has an empty one.
     pub fn load_snapshot(&self, bridge: &BridgeName) -> Result<Snapshot, StoreError> {
-        let connection = self.lock();
-        let state: Option<(Option<i64>, Option<String>)> = connection
-            .query_row(
-                "SELECT baselined_at, document FROM bridge_state WHERE bridge = ?1",
-                [bridge.as_str()],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let (baselined_at, document) = state.unwrap_or_default();
+        read_snapshot(&self.lock(), bridge)
+    }
 
-        let mut statement = connection.prepare_cached(
-            "SELECT item_id, item, missing_polls, held FROM snapshot_items WHERE bridge = ?1",
-        )?;
-        let rows = statement.query_map([bridge.as_str()], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, u32>(2)?,
-                row.get::<_, bool>(3)?,
-            ))
-        })?;
-        let mut items = HashMap::new();
-        for row in rows {
-            let (id, item, missing_polls, held) = row?;
-            let item = serde_json::from_str(&item)?;
-            items.insert(
-                ItemId::new(id),
-                StoredItem {
-                    item,
-                    missing_polls,
-                    held,
-                },
-            );
-        }
-
-        Ok(Snapshot {
-            baselined: baselined_at.is_some(),
-            items,
-            document: document
-                .map(|text| serde_json::from_str(&text))
-                .transpose()?,
-        })
+    /// Reads the snapshot of `bridge` and commits what `plan`
+    /// makes of it, in one transaction that holds the database's write lock
+    /// from the read on.
+    ///
+    /// Two processes that poll the same bridge at once are thereby put in
+    /// order: the second compares with the snapshot the first committed, so a
+    /// change is announced once.
+    pub fn commit_poll_with<T, E: From<StoreError>>(
+        &self,
+        bridge: &BridgeName,
+        plan: impl FnOnce(&Snapshot) -> Result<(PlannedCommit, T), E>,
+    ) -> Result<T, E> {
+        let mut connection = self.lock();
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let snapshot = read_snapshot(&transaction, bridge)?;
+        let (planned, output) = plan(&snapshot)?;
+        let commit = PollCommit {
+            bridge,
+            writes: &planned.writes,
+            document: planned.document.as_ref(),
+            events: &planned.events,
+            targets: &planned.targets,
+            polled_at: planned.polled_at,
+        };
+        write_commit(&transaction, &commit)?;
+        transaction.commit().map_err(StoreError::from)?;
+        Ok(output)
     }
 
     /// Writes a successful poll: snapshot changes, events and their deliveries.
     pub fn commit_poll(&self, commit: &PollCommit<'_>) -> Result<(), StoreError> {
-        self.commit_poll_with_recovery(commit, |_| None)?;
-        Ok(())
-    }
-
-    /// Writes a successful poll like [`Store::commit_poll`] and ends the
-    /// bridge's failure streak. When the bridge had failed before,
-    /// `recovered_event` is called with the streak and the event it returns
-    /// is queued in the same transaction and returned.
-    pub fn commit_poll_with_recovery(
-        &self,
-        commit: &PollCommit<'_>,
-        recovered_event: impl FnOnce(&FailureStreak) -> Option<NewEvent>,
-    ) -> Result<Option<NewEvent>, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
-        let streak = read_streak(&transaction, commit.bridge)?;
-        mark_success(&transaction, commit)?;
-        apply_writes(&transaction, commit.bridge, commit.writes)?;
-        insert_events(
-            &transaction,
-            commit.bridge,
-            commit.events,
-            commit.targets,
-            commit.polled_at,
-        )?;
-        let recovered = streak
-            .filter(|streak| streak.failed_polls > 0)
-            .and_then(|streak| recovered_event(&streak));
-        if let Some(event) = &recovered {
-            insert_events(
-                &transaction,
-                commit.bridge,
-                std::slice::from_ref(event),
-                commit.targets,
-                commit.polled_at,
-            )?;
-        }
+        write_commit(&transaction, commit)?;
         transaction.commit()?;
-        Ok(recovered)
+        Ok(())
     }
 
     /// Records a failed poll; the snapshot stays as it is. `failing_event` is
@@ -203,10 +172,10 @@ impl Store {
 }
 
 fn read_streak(
-    transaction: &Transaction<'_>,
+    connection: &rusqlite::Connection,
     bridge: &BridgeName,
 ) -> Result<Option<FailureStreak>, StoreError> {
-    let streak = transaction
+    let streak = connection
         .query_row(
             "SELECT consecutive_failures, failing_since, failing_reported FROM bridge_state WHERE bridge = ?1",
             [bridge.as_str()],
@@ -220,6 +189,66 @@ fn read_streak(
         )
         .optional()?;
     Ok(streak)
+}
+
+fn read_snapshot(
+    connection: &rusqlite::Connection,
+    bridge: &BridgeName,
+) -> Result<Snapshot, StoreError> {
+    let state: Option<(Option<i64>, Option<String>)> = connection
+        .query_row(
+            "SELECT baselined_at, document FROM bridge_state WHERE bridge = ?1",
+            [bridge.as_str()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let (baselined_at, document) = state.unwrap_or_default();
+
+    let mut statement = connection.prepare_cached(
+        "SELECT item_id, item, missing_polls, held FROM snapshot_items WHERE bridge = ?1",
+    )?;
+    let rows = statement.query_map([bridge.as_str()], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, u32>(2)?,
+            row.get::<_, bool>(3)?,
+        ))
+    })?;
+    let mut items = HashMap::new();
+    for row in rows {
+        let (id, item, missing_polls, held) = row?;
+        let item = serde_json::from_str(&item)?;
+        items.insert(
+            ItemId::new(id),
+            StoredItem {
+                item,
+                missing_polls,
+                held,
+            },
+        );
+    }
+
+    Ok(Snapshot {
+        baselined: baselined_at.is_some(),
+        items,
+        document: document
+            .map(|text| serde_json::from_str(&text))
+            .transpose()?,
+        streak: read_streak(connection, bridge)?.unwrap_or_default(),
+    })
+}
+
+fn write_commit(transaction: &Transaction<'_>, commit: &PollCommit<'_>) -> Result<(), StoreError> {
+    mark_success(transaction, commit)?;
+    apply_writes(transaction, commit.bridge, commit.writes)?;
+    insert_events(
+        transaction,
+        commit.bridge,
+        commit.events,
+        commit.targets,
+        commit.polled_at,
+    )
 }
 
 fn mark_success(transaction: &Transaction<'_>, commit: &PollCommit<'_>) -> Result<(), StoreError> {

@@ -221,43 +221,34 @@ fn failure_streak_reports_once() {
 }
 
 #[test]
-fn success_after_reported_streak_passes_it_on() {
+fn success_ends_reported_streak() {
     let (_dir, store) = open();
     let bridge = BridgeName::parse("orders").unwrap();
     fail(&store, &bridge, 10, 1);
     fail(&store, &bridge, 20, 1);
-    let targets = ["http://a/".to_owned()];
-    let commit = PollCommit {
-        bridge: &bridge,
-        writes: &[],
-        document: None,
-        events: &[],
-        targets: &targets,
-        polled_at: 30,
-    };
 
-    let mut seen = None;
-    let recovered = store
-        .commit_poll_with_recovery(&commit, |streak| {
-            seen = Some(*streak);
-            Some(event("recovered"))
+    let before = store.load_snapshot(&bridge).unwrap().streak;
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &[],
+            document: None,
+            events: &[],
+            targets: &[],
+            polled_at: 30,
         })
         .unwrap();
-    let again = store
-        .commit_poll_with_recovery(&commit, |_| Some(event("unexpected")))
-        .unwrap();
+    let after = store.load_snapshot(&bridge).unwrap().streak;
 
     assert_eq!(
-        seen,
-        Some(FailureStreak {
+        before,
+        FailureStreak {
             failed_polls: 2,
             since: 10,
             reported: true
-        })
+        }
     );
-    assert!(recovered.is_some());
-    assert!(again.is_none(), "a poll after a success ends no streak");
-    assert_eq!(store.count_deliveries("pending").unwrap(), 2);
+    assert_eq!(after, FailureStreak::default());
 }
 
 #[test]

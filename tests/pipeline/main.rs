@@ -3,12 +3,14 @@
 
 mod admin;
 mod config_check;
+mod crash;
 mod deletion_guard;
 mod delivery;
 mod document;
 mod failures;
 mod health;
 mod items;
+mod operator;
 mod reload;
 mod secrets;
 mod status;

@@ -154,3 +154,31 @@ fn invalid_reload_keeps_running_config() {
     );
     assert!(!log.contains(RELOADED), "{log}");
 }
+
+#[test]
+fn added_bridge_delivers_to_new_target() {
+    let upstream = Upstream::start(Reply::json(&data(&[json!({ "id": "A-1" })])));
+    let first = Receiver::start();
+    let added = Receiver::start();
+    let workspace = Workspace::new();
+    workspace.write_bridge("orders", &bridge_every("1h", &upstream, &first, ""));
+    let mut daemon = workspace.start_daemon();
+    daemon.wait_for_log("first poll stored as the baseline", 1);
+
+    let emitting = bridge_every("1h", &upstream, &added, "[emit]\nfirst_poll = \"emit\"");
+    workspace.write_bridge("tickets", &emitting);
+    daemon.reload();
+    added.wait_for(1, DAEMON_DEADLINE, || daemon.log());
+    daemon.terminate(DAEMON_DEADLINE);
+
+    let events: Vec<_> = added
+        .requests()
+        .iter()
+        .map(|request| request.json())
+        .collect();
+    assert_eq!(
+        kinds_and_ids(&events),
+        [("item.created".to_owned(), "A-1".to_owned())]
+    );
+    assert_eq!(first.requests().len(), 0);
+}

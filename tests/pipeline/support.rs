@@ -51,7 +51,7 @@ fn runtime() -> &'static Runtime {
 }
 
 /// Serves `app` on a free port of 127.0.0.1 until the returned guard drops.
-fn serve(app: Router) -> (String, DropGuard) {
+pub fn serve(app: Router) -> (String, DropGuard) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     listener
         .set_nonblocking(true)
@@ -179,6 +179,7 @@ pub struct Received {
     pub body: Bytes,
     /// Status code of the receiver's response.
     pub response_status: u16,
+    pub arrived_at: Instant,
 }
 
 impl Received {
@@ -298,6 +299,7 @@ async fn record_webhook(
         headers,
         body,
         response_status: status,
+        arrived_at: Instant::now(),
     });
     drop(log);
     state.arrived.notify_all();
@@ -330,6 +332,11 @@ impl Workspace {
         self.dir.path()
     }
 
+    /// Replaces the global file `pollhook.toml`.
+    pub fn write_global(&self, toml: &str) {
+        fs::write(self.path().join("pollhook.toml"), toml).expect("write pollhook.toml");
+    }
+
     pub fn write_bridge(&self, name: &str, toml: &str) {
         let file = self.path().join("bridges").join(format!("{name}.toml"));
         fs::write(file, toml).expect("write the bridge file");
@@ -341,11 +348,6 @@ impl Workspace {
         let mut text = fs::read_to_string(&path).expect("read pollhook.toml");
         text.push_str(toml);
         fs::write(path, text).expect("write pollhook.toml");
-    }
-
-    /// Replaces the workspace's `pollhook.toml` with `toml`.
-    pub fn write_global(&self, toml: &str) {
-        fs::write(self.path().join("pollhook.toml"), toml).expect("write pollhook.toml");
     }
 
     pub fn remove_bridge(&self, name: &str) {
@@ -473,6 +475,14 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// Kills the process with SIGKILL, as a crash or power loss would end it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("send SIGKILL");
+            child.wait().expect("wait for the killed daemon");
+        }
+    }
+
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log_path).unwrap_or_default()
     }
