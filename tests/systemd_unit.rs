@@ -24,7 +24,7 @@ fn unit_file_passes_systemd_analyze() {
     // verify checks that ExecStart= names an executable and that the
     // Documentation= man page exists, so both point at this build.
     let binary = env!("CARGO_BIN_EXE_pollhook");
-    let unit = unit.replace("/usr/local/bin/pollhook", binary);
+    let unit = unit.replace("=pollhook ", &format!("={binary} "));
     let unit_path = dir.path().join("pollhook.service");
     std::fs::write(&unit_path, unit).expect("write the unit file");
     let man_dir = dir.path().join("man");
