@@ -1,4 +1,5 @@
-//! The event body that receivers get, built once when a change is detected.
+//! The event body that receivers get, built once when a change is detected
+//! or when a bridge starts or stops failing.
 //!
 //! The body is serialized here and stored as bytes. Every attempt sends and
 //! signs exactly those bytes, so the signature always covers what is on the
@@ -64,6 +65,59 @@ pub fn new_event(bridge: &BridgeName, change: &Change, detected_at: DateTime<Utc
         item_id: item_id.cloned(),
         body: serde_json::to_vec(&body).expect("a JSON value always serializes"),
     }
+}
+
+/// Builds the `bridge.failing` event, sent once when a bridge has failed
+/// `consecutive_failures` polls in a row since `since`. `error` must already
+/// be masked.
+pub fn bridge_failing_event(
+    bridge: &BridgeName,
+    error: &str,
+    consecutive_failures: u32,
+    since: DateTime<Utc>,
+    detected_at: DateTime<Utc>,
+) -> NewEvent {
+    let data = json!({
+        "bridge": bridge.as_str(),
+        "error": error,
+        "consecutive_failures": consecutive_failures,
+        "since": rfc3339(since),
+    });
+    health_event("bridge.failing", data, detected_at)
+}
+
+/// Builds the `bridge.recovered` event, sent by the first successful poll
+/// after a `bridge.failing` event.
+pub fn bridge_recovered_event(
+    bridge: &BridgeName,
+    failed_polls: u32,
+    since: DateTime<Utc>,
+    detected_at: DateTime<Utc>,
+) -> NewEvent {
+    let data = json!({
+        "bridge": bridge.as_str(),
+        "failed_polls": failed_polls,
+        "since": rfc3339(since),
+    });
+    health_event("bridge.recovered", data, detected_at)
+}
+
+fn health_event(kind: &'static str, data: Value, detected_at: DateTime<Utc>) -> NewEvent {
+    let body = json!({
+        "type": kind,
+        "timestamp": rfc3339(detected_at),
+        "data": data,
+    });
+    NewEvent {
+        event_id: EventId::generate(),
+        kind,
+        item_id: None,
+        body: serde_json::to_vec(&body).expect("a JSON value always serializes"),
+    }
+}
+
+fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 fn item_data(
@@ -137,6 +191,35 @@ mod tests {
         assert_eq!(body["data"]["before"], Value::Null);
         assert!(body["data"].get("changes").is_none());
         assert_eq!(body["data"]["id"], "7");
+    }
+
+    #[test]
+    fn failing_event_body_matches_contract() {
+        let since = at() - chrono::TimeDelta::minutes(2);
+        let event = bridge_failing_event(&bridge(), "HTTP 503", 3, since, at());
+        let body: Value = serde_json::from_slice(&event.body).unwrap();
+        assert_eq!(event.kind, "bridge.failing");
+        assert_eq!(event.item_id, None);
+        assert_eq!(
+            body,
+            json!({
+                "type": "bridge.failing",
+                "timestamp": "2026-12-04T19:30:00Z",
+                "data": {
+                    "bridge": "orders", "error": "HTTP 503",
+                    "consecutive_failures": 3, "since": "2026-12-04T19:28:00Z"
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn recovered_event_counts_failed_polls() {
+        let event = bridge_recovered_event(&bridge(), 4, at(), at());
+        let body: Value = serde_json::from_slice(&event.body).unwrap();
+        assert_eq!(body["type"], "bridge.recovered");
+        assert_eq!(body["data"]["failed_polls"], 4);
+        assert_eq!(body["data"]["since"], "2026-12-04T19:30:00Z");
     }
 
     #[test]

@@ -14,15 +14,19 @@
 //! - [`store`]: SQLite snapshot, outbox and attempt history
 //! - [`deliver`] and [`sign`]: signed delivery with retries
 //! - [`poll`] and [`daemon`]: one poll, and `pollhook run`
+//! - [`admin`], [`metrics`], [`status`], [`systemd`]: running as a service
+//! - [`demo`]: `pollhook demo`, everything on one machine
 //! - [`cli`], [`listen`], [`logging`], [`redact`], [`ids`]: the command line and shared pieces
 //!
 //! ARCHITECTURE.md has the codemap and the invariants.
 
+pub mod admin;
 pub mod canonical;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod deliver;
+pub mod demo;
 pub mod diff;
 pub mod event;
 pub mod extract;
@@ -30,9 +34,12 @@ pub mod ids;
 pub mod jsonpath;
 pub mod listen;
 pub mod logging;
+pub mod metrics;
 pub mod poll;
 pub mod redact;
 pub mod schedule;
 pub mod sign;
 pub mod source;
+pub mod status;
 pub mod store;
+pub mod systemd;

@@ -2,7 +2,9 @@
 //! with the snapshot and commit the new snapshot with its events.
 //!
 //! A poll that fails at any step writes nothing but its failure record: no
-//! events, and the snapshot stays as it was.
+//! item events, and the snapshot stays as it was. The failure record may
+//! queue one `bridge.failing` event, and the first successful poll after it
+//! one `bridge.recovered` event, each in the transaction of its poll.
 
 use std::sync::Arc;
 
@@ -13,11 +15,11 @@ use thiserror::Error;
 
 use crate::config::{Bridge, FirstPoll, Selection};
 use crate::diff::{diff_document, diff_items_with, AbsentItems, Change};
-use crate::event::new_event;
+use crate::event::{bridge_failing_event, bridge_recovered_event, new_event};
 use crate::extract::{extract_pages, select_document, DuplicateId, ExtractError, ItemsMode};
 use crate::source::{fetch_source, FetchError, Outcome};
 use crate::store::{
-    unix_millis, NewEvent, PlannedCommit, PollCommit, Snapshot, SourceCommit, SourceState, Store,
+    unix_millis, FailureStreak, NewEvent, PlannedCommit, PollFailure, Snapshot, SourceState, Store,
     StoreError, Validators,
 };
 
@@ -44,6 +46,9 @@ pub struct PollReport {
     /// Set when no request was sent because the source's rate limit asked
     /// to wait until then.
     pub postponed_until: Option<DateTime<Utc>>,
+    /// The `bridge.recovered` event queued by this poll, if it ended a run of
+    /// failures that had been reported.
+    pub recovered: Option<NewEvent>,
 }
 
 #[derive(Debug, Error)]
@@ -76,30 +81,58 @@ enum Trigger {
     Operator,
 }
 
-/// Polls `bridge` once for its schedule and, in [`PollMode::Record`],
-/// commits the result.
-///
-/// A bridge whose source asked to wait (a rate limit) sends no request
-/// until then: the poll returns at once with `postponed_until` set.
+/// A poll's result together with the health event it queued, if any.
+#[derive(Debug)]
+pub struct PollOutcome {
+    pub result: Result<PollReport, PollError>,
+    /// A `bridge.failing` event queued by a failed poll, or a
+    /// `bridge.recovered` event queued by a successful one.
+    pub health_event: Option<NewEvent>,
+}
+
+/// Polls `bridge` once for its schedule and returns the result. A bridge
+/// whose source asked to wait (a rate limit) sends no request until then:
+/// the poll returns at once with `postponed_until` set.
 pub async fn poll_once(
     bridge: Arc<Bridge>,
     client: &Client,
     store: Arc<Store>,
     mode: PollMode,
 ) -> Result<PollReport, PollError> {
+    poll(bridge, client, store, mode, Trigger::Schedule)
+        .await
+        .result
+}
+
+/// Polls `bridge` once for the daemon's schedule, as [`poll_once`] does; a
+/// failure may also queue `bridge.failing`. Returns the health event that the
+/// poll queued, if any.
+pub async fn poll_with_health(
+    bridge: Arc<Bridge>,
+    client: &Client,
+    store: Arc<Store>,
+    mode: PollMode,
+) -> PollOutcome {
     poll(bridge, client, store, mode, Trigger::Schedule).await
 }
 
-/// Polls `bridge` once on an operator's request, as [`poll_once`] does
-/// but even during a rate-limit postponement. A postponement in
-/// the response is still stored for the scheduled runs.
+/// Polls `bridge` once on an operator's request (`pollhook poll`), even
+/// during a rate-limit postponement; a postponement in the response is still
+/// stored for the scheduled runs.
+///
+/// A failure counts toward the bridge's failure streak but never queues
+/// `bridge.failing`: that event describes the daemon's scheduled polls, and
+/// the person running the command sees the error on the terminal. A success
+/// that ends a reported outage still queues `bridge.recovered`.
 pub async fn poll_now(
     bridge: Arc<Bridge>,
     client: &Client,
     store: Arc<Store>,
     mode: PollMode,
 ) -> Result<PollReport, PollError> {
-    poll(bridge, client, store, mode, Trigger::Operator).await
+    poll(bridge, client, store, mode, Trigger::Operator)
+        .await
+        .result
 }
 
 async fn poll(
@@ -108,9 +141,43 @@ async fn poll(
     store: Arc<Store>,
     mode: PollMode,
     trigger: Trigger,
-) -> Result<PollReport, PollError> {
+) -> PollOutcome {
     let started_at = Utc::now();
-    let state = blocking(&store, {
+    let mut result = request_and_apply(&bridge, client, &store, mode, trigger, started_at).await;
+
+    let health_event = match &mut result {
+        Ok(report) if mode == PollMode::Record => report.recovered.take(),
+        Ok(report) => {
+            // A dry run writes nothing, so it queued no event either.
+            report.recovered = None;
+            None
+        }
+        Err(error) if mode == PollMode::Record && !matches!(error, PollError::Store(_)) => {
+            let may_report_failing = trigger == Trigger::Schedule;
+            record_failure(&bridge, &store, error, started_at, may_report_failing).await
+        }
+        Err(_) => None,
+    };
+    if let Some(event) = &health_event {
+        log_health_event(&bridge, event);
+    }
+    PollOutcome {
+        result,
+        health_event,
+    }
+}
+
+/// Requests the source (unless a rate limit postpones it) and compares and
+/// commits the response.
+async fn request_and_apply(
+    bridge: &Arc<Bridge>,
+    client: &Client,
+    store: &Arc<Store>,
+    mode: PollMode,
+    trigger: Trigger,
+    started_at: DateTime<Utc>,
+) -> Result<PollReport, PollError> {
+    let state = blocking(store, {
         let name = bridge.name.clone();
         move |store| Ok(store.load_source_state(&name)?)
     })
@@ -134,48 +201,124 @@ async fn poll(
         Err(error) => error.postpone_until(),
     };
     if let (Some(until), PollMode::Record) = (postpone_until, mode) {
-        postpone(&bridge, &store, until).await;
+        postpone(bridge, store, until).await;
     }
 
-    let result = match fetched {
-        Ok(fetched) => {
-            let response = match fetched.outcome {
-                Outcome::NotModified => Response {
-                    pages: Vec::new(),
-                    not_modified: true,
-                    validators: None,
-                },
-                Outcome::Pages { pages, validators } => Response {
-                    pages,
-                    not_modified: false,
-                    validators,
-                },
-            };
-            let task_bridge = bridge.clone();
-            blocking(&store, move |store| {
-                apply_pages(&task_bridge, store, response, mode, started_at)
-            })
-            .await
-        }
-        Err(error) => Err(error.into()),
+    let response = match fetched?.outcome {
+        Outcome::NotModified => Response {
+            pages: Vec::new(),
+            not_modified: true,
+            validators: None,
+        },
+        Outcome::Pages { pages, validators } => Response {
+            pages,
+            not_modified: false,
+            validators,
+        },
     };
+    let task_bridge = bridge.clone();
+    blocking(store, move |store| {
+        apply_pages(&task_bridge, store, response, mode, started_at)
+    })
+    .await
+}
 
-    if let Err(error) = &result {
-        if mode == PollMode::Record && !matches!(error, PollError::Store(_)) {
-            let message = crate::redact::mask(&error.to_string()).into_owned();
-            let name = bridge.name.clone();
-            let recorded = blocking(&store, move |store| {
-                store
-                    .record_poll_failure(&name, &message, unix_millis(started_at))
-                    .map_err(PollError::from)
-            })
-            .await;
-            if let Err(store_error) = recorded {
-                tracing::error!(bridge = %bridge.name, error = %store_error, "cannot record the failed poll");
+/// Records a failed poll and, when `may_report_failing` is set, queues
+/// `bridge.failing` if this failure reaches the bridge's `failing_after`.
+async fn record_failure(
+    bridge: &Arc<Bridge>,
+    store: &Arc<Store>,
+    error: &PollError,
+    started_at: DateTime<Utc>,
+    may_report_failing: bool,
+) -> Option<NewEvent> {
+    let message = crate::redact::mask(&error.to_string()).into_owned();
+    let task_bridge = bridge.clone();
+    let task_store = store.clone();
+    let recorded = tokio::task::spawn_blocking(move || {
+        let targets = target_keys(&task_bridge);
+        let failure = PollFailure {
+            bridge: &task_bridge.name,
+            error: &message,
+            polled_at: unix_millis(started_at),
+            targets: &targets,
+        };
+        task_store.record_poll_failure(&failure, |streak| {
+            if !may_report_failing {
+                return None;
             }
+            failing_event(&task_bridge, &message, streak, started_at)
+        })
+    })
+    .await;
+    match recorded {
+        Ok(Ok(event)) => event,
+        Ok(Err(store_error)) => {
+            tracing::error!(bridge = %bridge.name, error = %store_error, "cannot record the failed poll");
+            None
+        }
+        Err(join_error) => {
+            tracing::error!(bridge = %bridge.name, error = %join_error, "cannot record the failed poll");
+            None
         }
     }
-    result
+}
+
+/// Builds `bridge.failing` once per run of failures, when the run reaches
+/// the bridge's `failing_after`.
+fn failing_event(
+    bridge: &Bridge,
+    message: &str,
+    streak: &FailureStreak,
+    now: DateTime<Utc>,
+) -> Option<NewEvent> {
+    let health = bridge.emit.health;
+    if !health.enabled || streak.reported || streak.failed_polls < health.failing_after {
+        return None;
+    }
+    let since = DateTime::from_timestamp_millis(streak.since).unwrap_or(now);
+    Some(bridge_failing_event(
+        &bridge.name,
+        message,
+        streak.failed_polls,
+        since,
+        now,
+    ))
+}
+
+/// Builds `bridge.recovered` when the run of failures that just ended had
+/// sent `bridge.failing`.
+fn recovered_event(
+    bridge: &Bridge,
+    streak: &FailureStreak,
+    now: DateTime<Utc>,
+) -> Option<NewEvent> {
+    if !bridge.emit.health.enabled || !streak.reported {
+        return None;
+    }
+    let since = DateTime::from_timestamp_millis(streak.since).unwrap_or(now);
+    Some(bridge_recovered_event(
+        &bridge.name,
+        streak.failed_polls,
+        since,
+        now,
+    ))
+}
+
+fn log_health_event(bridge: &Bridge, event: &NewEvent) {
+    if event.kind == "bridge.failing" {
+        tracing::error!(bridge = %bridge.name, event_id = %event.event_id, failing_after = bridge.emit.health.failing_after, "bridge is failing: bridge.failing event queued");
+    } else {
+        tracing::info!(bridge = %bridge.name, event_id = %event.event_id, "bridge recovered: bridge.recovered event queued");
+    }
+}
+
+fn target_keys(bridge: &Bridge) -> Vec<String> {
+    bridge
+        .targets
+        .iter()
+        .map(|target| target.key.clone())
+        .collect()
 }
 
 /// Compares a parsed response with the snapshot and, in record mode, commits
@@ -205,22 +348,9 @@ pub fn apply_pages(
     mode: PollMode,
     started_at: DateTime<Utc>,
 ) -> Result<PollReport, PollError> {
-    let polled_at = unix_millis(started_at);
     if response.not_modified {
-        if mode == PollMode::Record {
-            let source = SourceCommit {
-                keep_validators: true,
-                ..SourceCommit::default()
-            };
-            store.commit_poll_with_source(&empty_commit(bridge, polled_at), &source)?;
-        }
         tracing::debug!(bridge = %bridge.name, "source returned 304 Not Modified: nothing changed");
-        return Ok(PollReport {
-            not_modified: true,
-            ..PollReport::default()
-        });
     }
-
     match mode {
         PollMode::DryRun => {
             let snapshot = store.load_snapshot(&bridge.name)?;
@@ -242,6 +372,9 @@ fn plan_poll(
     started_at: DateTime<Utc>,
 ) -> Result<(PlannedCommit, PollReport), PollError> {
     let polled_at = unix_millis(started_at);
+    if response.not_modified {
+        return Ok(plan_not_modified(bridge, snapshot, started_at));
+    }
     let mut report = PollReport {
         baseline: !snapshot.baselined,
         ..PollReport::default()
@@ -291,32 +424,45 @@ fn plan_poll(
             .collect();
     }
 
+    // Ending a reported outage queues bridge.recovered in the same commit.
+    report.recovered = recovered_event(bridge, &snapshot.streak, started_at);
+    let mut events = report.events.clone();
+    events.extend(report.recovered.clone());
     let planned = PlannedCommit {
         writes,
         document: watched,
-        events: report.events.clone(),
-        targets: bridge
-            .targets
-            .iter()
-            .map(|target| target.key.clone())
-            .collect(),
+        events,
+        targets: target_keys(bridge),
         polled_at,
         validators: response.validators.clone(),
+        keep_validators: false,
         seen,
         forget_before: forget_before(bridge, polled_at),
     };
     Ok((planned, report))
 }
 
-fn empty_commit(bridge: &Bridge, polled_at: i64) -> PollCommit<'_> {
-    PollCommit {
-        bridge: &bridge.name,
-        writes: &[],
-        document: None,
-        events: &[],
-        targets: &[],
-        polled_at,
-    }
+/// Plans a 304 Not Modified: nothing changes, the stored validators stay,
+/// and a reported outage ends.
+fn plan_not_modified(
+    bridge: &Bridge,
+    snapshot: &Snapshot,
+    started_at: DateTime<Utc>,
+) -> (PlannedCommit, PollReport) {
+    let recovered = recovered_event(bridge, &snapshot.streak, started_at);
+    let planned = PlannedCommit {
+        events: recovered.iter().cloned().collect(),
+        targets: target_keys(bridge),
+        polled_at: unix_millis(started_at),
+        keep_validators: true,
+        ..PlannedCommit::default()
+    };
+    let report = PollReport {
+        not_modified: true,
+        recovered,
+        ..PollReport::default()
+    };
+    (planned, report)
 }
 
 /// Returns the time until which the source asked to wait, if that is later

@@ -4,9 +4,12 @@
 
 mod check;
 mod deliveries;
+mod demo;
+mod generate;
 mod listen;
 mod poll;
 mod run;
+mod status;
 mod table;
 mod targets;
 
@@ -56,6 +59,13 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Show every bridge's schedule, last and next poll, items and queued
+    /// deliveries, read from the database (works while the daemon runs)
+    Status {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// List deliveries (one per event and target), newest first
     Deliveries {
         #[command(subcommand)]
@@ -97,6 +107,28 @@ enum Command {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+    },
+    /// See pollhook work: a local API that changes every few seconds, a
+    /// bridge polling it and a receiver printing the signed events (no
+    /// network needed)
+    Demo {
+        /// Directory for the demo's files [default: a new one under the
+        /// system's temporary directory]
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of a bridge file, for TOML editors
+    Schema,
+    /// Print the shell completion script for SHELL
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, or write one page per command into --dir
+    Man {
+        /// Directory to write pollhook.1, pollhook-run.1, ... into
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
     },
     /// Receive webhooks locally and print each one with its signature check
     Listen {
@@ -184,6 +216,11 @@ pub fn main() -> ExitCode {
             Command::Check => check::check(&overrides),
             Command::Poll { name, dry_run } => poll::poll(&overrides, &name, dry_run).await,
             Command::Listen { port, secret } => listen::listen(port, &secret).await,
+            Command::Status { json } => status::status(&overrides, json),
+            Command::Demo { dir } => demo::demo(dir.as_deref()).await,
+            Command::Schema => generate::schema(),
+            Command::Completions { shell } => generate::completions(shell),
+            Command::Man { dir } => generate::man(dir.as_deref()),
             Command::Deliveries {
                 action: Some(DeliveriesAction::Show { id, json }),
                 ..

@@ -26,6 +26,7 @@ use crate::source::{Auth, Format, Template};
 
 const DEFAULT_SOURCE_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_BODY_SIZE: u64 = 32 << 20;
+const DEFAULT_FAILING_AFTER: u32 = 3;
 /// Parallel requests to one target unless `max_in_flight` says otherwise.
 const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
@@ -39,6 +40,9 @@ pub struct Bridge {
     pub selection: Selection,
     pub emit: EmitConfig,
     pub targets: Vec<Target>,
+    /// SHA-256 of the file's values after `${NAME}` interpolation, in hex: a
+    /// reload restarts the bridge only when this changes.
+    pub fingerprint: String,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +84,15 @@ pub struct EmitConfig {
     pub deleted: bool,
     pub first_poll: FirstPoll,
     pub delete_policy: DeletePolicy,
+    pub health: HealthPolicy,
+}
+
+/// When a bridge sends `bridge.failing` and `bridge.recovered`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthPolicy {
+    pub enabled: bool,
+    /// Consecutive failed polls that make a bridge failing.
+    pub failing_after: u32,
 }
 
 /// A receiver of a bridge's events.
@@ -122,6 +135,7 @@ pub fn validate(file: &Path, name: BridgeName, raw: RawBridge) -> Result<Bridge,
             selection,
             emit,
             targets,
+            fingerprint: String::new(),
         }),
         _ => Err(errors),
     }
@@ -375,6 +389,14 @@ fn check_emit(file: &Path, raw: &RawEmit, errors: &mut Vec<ConfigError>) -> Opti
             "must be at least 1 (the number of successful polls that must lack an item)",
         ));
     }
+    let failing_after = raw.failing_after.unwrap_or(DEFAULT_FAILING_AFTER);
+    if failing_after == 0 {
+        errors.push(ConfigError::key(
+            file,
+            "emit.failing_after",
+            "must be at least 1 (the number of consecutive failed polls before bridge.failing is sent)",
+        ));
+    }
     if errors.len() > before {
         return None;
     }
@@ -387,6 +409,10 @@ fn check_emit(file: &Path, raw: &RawEmit, errors: &mut Vec<ConfigError>) -> Opti
         delete_policy: DeletePolicy {
             guard: raw.delete_guard.unwrap_or(true),
             delete_after,
+        },
+        health: HealthPolicy {
+            enabled: raw.health_events.unwrap_or(true),
+            failing_after,
         },
     })
 }

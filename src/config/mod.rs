@@ -12,6 +12,7 @@ mod global;
 mod interpolate;
 mod options;
 mod raw;
+mod schema;
 mod units;
 
 use std::path::{Path, PathBuf};
@@ -19,11 +20,12 @@ use std::path::{Path, PathBuf};
 use figment::providers::{Format, Toml};
 use figment::Figment;
 
-pub use bridge::{Bridge, EmitConfig, FirstPoll, Selection, SourceConfig, Target};
+pub use bridge::{Bridge, EmitConfig, FirstPoll, HealthPolicy, Selection, SourceConfig, Target};
 pub use error::{ConfigError, ConfigErrors};
 pub use global::{
     load_global, AdminConfig, DeliveryConfig, GlobalConfig, Overrides, DEFAULT_CONFIG_FILE,
 };
+pub use schema::bridge_schema;
 pub use units::{ByteSize, HumanDuration};
 
 use crate::ids::BridgeName;
@@ -101,13 +103,17 @@ pub fn load_bridge_file(file: &Path) -> Result<Bridge, Vec<ConfigError>> {
         .map(|problem| ConfigError::key(file, problem.key, problem.message))
         .collect();
 
+    let fingerprint = fingerprint(&value);
     let collected = collect::deserialize_collecting::<RawBridge>(file, value);
     errors.extend(collected.errors);
     let Some(raw) = collected.value else {
         return Err(errors);
     };
     match bridge::validate(file, name, raw) {
-        Ok(bridge) if errors.is_empty() => Ok(bridge),
+        Ok(bridge) if errors.is_empty() => Ok(Bridge {
+            fingerprint,
+            ..bridge
+        }),
         Ok(_) => Err(errors),
         Err(validation) => {
             // A key removed after an error would also show up as missing here.
@@ -120,6 +126,20 @@ pub fn load_bridge_file(file: &Path) -> Result<Bridge, Vec<ConfigError>> {
             Err(errors)
         }
     }
+}
+
+/// Hashes the interpolated values of a bridge file. A change of layout or
+/// comments keeps the hash, and a changed environment value or secret changes
+/// it, which comparing the checked `Bridge` could miss because its `Debug`
+/// masks secrets and sensitive headers.
+fn fingerprint(value: &figment::value::Value) -> String {
+    use sha2::{Digest, Sha256};
+
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    Sha256::digest(&json)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 fn bridge_files(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {

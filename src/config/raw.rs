@@ -6,12 +6,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::units::{ByteSize, HumanDuration};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBridge {
     pub schedule: RawSchedule,
@@ -24,7 +25,7 @@ pub struct RawBridge {
     pub targets: Vec<RawTarget>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSchedule {
     pub every: Option<HumanDuration>,
@@ -33,7 +34,7 @@ pub struct RawSchedule {
     pub jitter: Option<HumanDuration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
     pub url: String,
@@ -51,7 +52,7 @@ pub struct RawSource {
     pub auth: Option<RawAuth>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawItems {
     pub path: Option<String>,
@@ -66,7 +67,7 @@ pub struct RawItems {
     pub forget_after: Option<HumanDuration>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDocument {
     pub path: Option<String>,
@@ -74,16 +75,18 @@ pub struct RawDocument {
     pub ignore: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawEmit {
     pub events: Option<Vec<String>>,
     pub first_poll: Option<String>,
     pub delete_guard: Option<bool>,
     pub delete_after: Option<u32>,
+    pub health_events: Option<bool>,
+    pub failing_after: Option<u32>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTarget {
     pub url: String,
@@ -96,7 +99,7 @@ pub struct RawTarget {
 }
 
 /// `[source.pagination]`: the keys of every type, checked per type later.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPagination {
     #[serde(rename = "type")]
@@ -112,7 +115,7 @@ pub struct RawPagination {
 }
 
 /// `[source.auth]`: the keys of every type, checked per type later.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAuth {
     #[serde(rename = "type")]
@@ -158,5 +161,20 @@ impl<'de> Deserialize<'de> for OneOrMany {
         }
 
         deserializer.deserialize_any(OneOrManyVisitor)
+    }
+}
+
+impl JsonSchema for OneOrMany {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OneOrMany".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                { "type": "string" },
+                { "type": "array", "items": { "type": "string" } }
+            ]
+        })
     }
 }

@@ -107,6 +107,37 @@ fn parse_byte_size(text: &str) -> Option<u64> {
     (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A duration: a number with a unit, such as \"500ms\", \"30s\", \"5m\", \"2h\" or \"7d\"",
+            // A `${NAME}` reference is also accepted: it is replaced before parsing.
+            "pattern": "^(\\s*[0-9]+\\s*[a-zA-Zµ]+)+\\s*$|\\$\\{"
+        })
+    }
+}
+
+impl schemars::JsonSchema for ByteSize {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ByteSize".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A size: \"32MiB\", \"512kB\" or a number of bytes",
+            "anyOf": [
+                { "type": "string" },
+                { "type": "integer", "minimum": 0 }
+            ]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

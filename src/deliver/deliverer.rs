@@ -2,14 +2,14 @@
 //! targets and the retry policy, plus one attempt from request to verdict.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::Utc;
 use rand::Rng;
 use reqwest::Client;
 
-use super::attempt::{send, AttemptResult};
+use super::attempt::{send, AttemptOutcome, AttemptResult};
 use super::pacing::RateLimit;
 use super::policy::{decide, AttemptFacts, RetryPolicy, Verdict};
 use crate::config::{Bridge, DeliveryConfig, Target};
@@ -26,16 +26,22 @@ pub(super) struct TargetLimits {
     pub fingerprint: String,
 }
 
+/// Called after every delivery attempt with the target key and the outcome,
+/// such as to count attempts for metrics.
+pub type AttemptHook = Arc<dyn Fn(&str, AttemptOutcome) + Send + Sync>;
+
 /// The client, the store and the current targets that deliveries use.
 pub struct Deliverer {
     pub(super) client: Client,
     pub(super) store: Arc<Store>,
-    pub(super) lanes: HashMap<Lane, Target>,
-    pub(super) limits: HashMap<String, TargetLimits>,
+    /// Replaced as a whole when the daemon reloads its configuration.
+    lanes: RwLock<HashMap<Lane, Target>>,
+    limits: RwLock<HashMap<String, TargetLimits>>,
     timeout: Duration,
     policy: RetryPolicy,
     retention: Duration,
     failed_retention: Duration,
+    on_attempt: Option<AttemptHook>,
 }
 
 /// One finished attempt, ready to be recorded.
@@ -54,22 +60,12 @@ impl Deliverer {
         bridges: &[Arc<Bridge>],
         delivery: &DeliveryConfig,
     ) -> Deliverer {
-        let mut lanes = HashMap::new();
-        let mut limits: HashMap<String, TargetLimits> = HashMap::new();
-        for bridge in bridges {
-            for target in &bridge.targets {
-                lanes.insert(
-                    (bridge.name.to_string(), target.key.clone()),
-                    target.clone(),
-                );
-                merge_limits(&mut limits, target);
-            }
-        }
+        let (lanes, limits) = lanes_and_limits(bridges);
         Deliverer {
             client,
             store,
-            lanes,
-            limits,
+            lanes: RwLock::new(lanes),
+            limits: RwLock::new(limits),
             timeout: delivery.timeout.0,
             policy: RetryPolicy {
                 schedule: delivery
@@ -81,7 +77,36 @@ impl Deliverer {
             },
             retention: delivery.retention.0,
             failed_retention: delivery.failed_retention.0,
+            on_attempt: None,
         }
+    }
+
+    /// Calls `hook` after every attempt.
+    pub fn with_attempt_hook(mut self, hook: AttemptHook) -> Deliverer {
+        self.on_attempt = Some(hook);
+        self
+    }
+
+    /// Replaces the targets with those of `bridges`, for a reload. Attempts in
+    /// flight finish with the target they started with.
+    pub fn replace_targets(&self, bridges: &[Arc<Bridge>]) {
+        let (lanes, limits) = lanes_and_limits(bridges);
+        *self
+            .lanes
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner()) = lanes;
+        *self
+            .limits
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner()) = limits;
+    }
+
+    /// Returns the current limits of every target.
+    pub(super) fn limits(&self) -> HashMap<String, TargetLimits> {
+        self.limits
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
     }
 
     /// Sends `head` to `target` once and decides what follows; records nothing.
@@ -95,6 +120,9 @@ impl Deliverer {
             self.timeout,
         )
         .await;
+        if let Some(hook) = &self.on_attempt {
+            hook(&head.target, result.outcome);
+        }
         let facts = AttemptFacts {
             outcome: result.outcome,
             status: result.status,
@@ -158,6 +186,8 @@ impl Deliverer {
 
     pub(super) fn target_of(&self, bridge: &str, target: &str) -> Option<Target> {
         self.lanes
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
             .get(&(bridge.to_owned(), target.to_owned()))
             .cloned()
     }
@@ -165,7 +195,7 @@ impl Deliverer {
     /// Enables targets that a 410 disabled but whose configuration changed
     /// since, and reminds the operator of those still disabled.
     pub(super) async fn review_disabled_targets(&self) {
-        for (key, limits) in &self.limits {
+        for (key, limits) in &self.limits() {
             let store = self.store.clone();
             let lookup_key = key.clone();
             let found =
@@ -213,6 +243,25 @@ impl Deliverer {
 
 /// Why a 410 disabled a target, as stored and listed.
 pub(super) const DISABLE_REASON: &str = "receiver answered 410 Gone";
+
+/// Maps every lane of `bridges` to its target, and every target key to its
+/// limits.
+fn lanes_and_limits(
+    bridges: &[Arc<Bridge>],
+) -> (HashMap<Lane, Target>, HashMap<String, TargetLimits>) {
+    let mut lanes = HashMap::new();
+    let mut limits: HashMap<String, TargetLimits> = HashMap::new();
+    for bridge in bridges {
+        for target in &bridge.targets {
+            lanes.insert(
+                (bridge.name.to_string(), target.key.clone()),
+                target.clone(),
+            );
+            merge_limits(&mut limits, target);
+        }
+    }
+    (lanes, limits)
+}
 
 /// Keeps the strictest limits when bridges configure one target differently.
 fn merge_limits(limits: &mut HashMap<String, TargetLimits>, target: &Target) {

@@ -16,7 +16,7 @@ mod recorder;
 mod worker;
 
 pub use attempt::{delivery_client, send, AttemptOutcome, AttemptResult};
-pub use deliverer::Deliverer;
+pub use deliverer::{AttemptHook, Deliverer};
 pub use once::deliver_pending_once;
 pub use pacing::{Pacer, RateLimit};
 pub use policy::{decide, parse_retry_after, AttemptFacts, RetryPolicy, Verdict, OVERLOAD_WAIT};

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::deliverer::{Deliverer, Lane};
+use super::deliverer::{Deliverer, Lane, TargetLimits};
 use super::gate::{sleep_until, TargetGate};
 use super::policy::Verdict;
 use super::recorder::{Message, Recorder};
@@ -36,11 +36,7 @@ pub async fn run_worker(deliverer: Arc<Deliverer>, wake: Arc<Notify>, shutdown: 
     deliverer.review_disabled_targets().await;
     deliverer.prune().await;
     let (recorder, writer) = Recorder::start(deliverer.store.clone());
-    let gates: HashMap<String, Arc<TargetGate>> = deliverer
-        .limits
-        .iter()
-        .map(|(key, limits)| (key.clone(), Arc::new(TargetGate::new(limits))))
-        .collect();
+    let mut gates: HashMap<String, (String, Arc<TargetGate>)> = HashMap::new();
 
     let mut running: HashSet<Lane> = HashSet::new();
     let mut lanes: JoinSet<Lane> = JoinSet::new();
@@ -51,13 +47,16 @@ pub async fn run_worker(deliverer: Arc<Deliverer>, wake: Arc<Notify>, shutdown: 
             deliverer.prune().await;
             last_prune = Instant::now();
         }
+        // Limits change on a reload; read them once per round.
+        let limits = deliverer.limits();
         for lane in pending_lanes(&deliverer).await {
             if running.contains(&lane) {
                 continue;
             }
-            let (Some(target), Some(gate)) =
-                (deliverer.target_of(&lane.0, &lane.1), gates.get(&lane.1))
-            else {
+            let (Some(target), Some(gate)) = (
+                deliverer.target_of(&lane.0, &lane.1),
+                gate_for(&mut gates, &limits, &lane.1),
+            ) else {
                 if warned.insert(lane.clone()) {
                     tracing::warn!(bridge = %lane.0, target = %lane.1, "events are queued for a target that is no longer configured: they stay queued until it is configured again, or `pollhook targets move OLD NEW` sends them to its new URL");
                 }
@@ -67,7 +66,7 @@ pub async fn run_worker(deliverer: Arc<Deliverer>, wake: Arc<Notify>, shutdown: 
             let context = LaneContext {
                 deliverer: deliverer.clone(),
                 target,
-                gate: gate.clone(),
+                gate,
                 recorder: recorder.clone(),
                 shutdown: shutdown.clone(),
             };
@@ -88,6 +87,26 @@ pub async fn run_worker(deliverer: Arc<Deliverer>, wake: Arc<Notify>, shutdown: 
     if let Err(error) = writer.await {
         tracing::error!(%error, "the attempt writer stopped unexpectedly");
     }
+}
+
+/// Returns the gate of target `key`, made anew when the target is new or its
+/// configuration changed since the gate was made. Lanes already running keep
+/// the gate they started with.
+fn gate_for(
+    gates: &mut HashMap<String, (String, Arc<TargetGate>)>,
+    limits: &HashMap<String, TargetLimits>,
+    key: &str,
+) -> Option<Arc<TargetGate>> {
+    let limits = limits.get(key)?;
+    let current = gates
+        .get(key)
+        .filter(|(fingerprint, _)| *fingerprint == limits.fingerprint);
+    if let Some((_, gate)) = current {
+        return Some(gate.clone());
+    }
+    let gate = Arc::new(TargetGate::new(limits));
+    gates.insert(key.to_owned(), (limits.fingerprint.clone(), gate.clone()));
+    Some(gate)
 }
 
 async fn pending_lanes(deliverer: &Deliverer) -> Vec<Lane> {

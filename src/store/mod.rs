@@ -9,6 +9,7 @@
 mod inspect;
 mod lock;
 mod outbox;
+mod overview;
 mod retention;
 mod schema;
 mod snapshot;
@@ -25,8 +26,9 @@ use thiserror::Error;
 pub use inspect::{AttemptRow, DeliveryDetail, DeliveryFilter, DeliveryRow, EventDetail};
 pub use lock::{lock_path, DeliveryLock};
 pub use outbox::{AttemptRecord, DeliveryState, NewEvent, PendingDelivery};
+pub use overview::BridgeOverview;
 pub use retention::Pruned;
-pub use snapshot::{PlannedCommit, PollCommit, Snapshot};
+pub use snapshot::{FailureStreak, PlannedCommit, PollCommit, PollFailure, Snapshot};
 pub use source_state::{SourceCommit, SourceState, Validators};
 pub use targets::{DisabledTarget, TargetQueue};
 

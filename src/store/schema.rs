@@ -84,6 +84,14 @@ ALTER TABLE bridge_state ADD COLUMN last_modified TEXT;
 ALTER TABLE bridge_state ADD COLUMN validators_for TEXT;
 ALTER TABLE bridge_state ADD COLUMN postponed_until INTEGER;
 "#,
+    // Bridge health: when the current run of failed polls began, whether its
+    // `bridge.failing` event was queued, and when the daemon polls next (for
+    // `pollhook status`, which reads the database while the daemon runs).
+    r#"
+ALTER TABLE bridge_state ADD COLUMN failing_since INTEGER;
+ALTER TABLE bridge_state ADD COLUMN failing_reported INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE bridge_state ADD COLUMN next_poll_at INTEGER;
+"#,
 ];
 
 /// Applies every migration the database has not seen yet, each in its own

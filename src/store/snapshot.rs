@@ -19,6 +19,9 @@ pub struct Snapshot {
     pub items: HashMap<ItemId, StoredItem>,
     /// The watched document, in whole-document mode.
     pub document: Option<Value>,
+    /// The failed polls since the last successful one. A successful commit
+    /// ends the streak.
+    pub streak: FailureStreak,
 }
 
 /// What a poll decided to write, owned, for [`Store::commit_poll_with`].
@@ -31,6 +34,8 @@ pub struct PlannedCommit {
     pub polled_at: i64,
     /// Validators of the response, for the next conditional request.
     pub validators: Option<Validators>,
+    /// Keep the stored validators (a 304 response carries none of its own).
+    pub keep_validators: bool,
     /// Items the response contained, for `forget_after`.
     pub seen: Vec<ItemId>,
     /// Forget snapshot items last seen before this time (Unix milliseconds).
@@ -48,6 +53,27 @@ pub struct PollCommit<'a> {
     pub targets: &'a [String],
     /// When the poll started, in Unix milliseconds.
     pub polled_at: i64,
+}
+
+/// A failed poll, as recorded.
+pub struct PollFailure<'a> {
+    pub bridge: &'a BridgeName,
+    /// The masked error message.
+    pub error: &'a str,
+    /// When the poll started, in Unix milliseconds.
+    pub polled_at: i64,
+    /// Target keys that receive a health event.
+    pub targets: &'a [String],
+}
+
+/// A bridge's current run of consecutive failed polls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailureStreak {
+    pub failed_polls: u32,
+    /// When the first failed poll of the run started, in Unix milliseconds.
+    pub since: i64,
+    /// True once the run's `bridge.failing` event was queued.
+    pub reported: bool,
 }
 
 impl Store {
@@ -84,7 +110,7 @@ impl Store {
         };
         let source = SourceCommit {
             validators: planned.validators.as_ref(),
-            keep_validators: false,
+            keep_validators: planned.keep_validators,
             seen: &planned.seen,
             forget_before: planned.forget_before,
         };
@@ -112,24 +138,82 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed poll; the snapshot stays as it is.
+    /// Records a failed poll; the snapshot stays as it is. `failing_event` is
+    /// called with the failure streak, this poll included, and the event it
+    /// returns is queued in the same transaction, marked as reported, and
+    /// returned.
     pub fn record_poll_failure(
         &self,
-        bridge: &BridgeName,
-        error: &str,
-        polled_at: i64,
-    ) -> Result<(), StoreError> {
-        self.lock().execute(
-            "INSERT INTO bridge_state (bridge, last_poll_at, last_error, consecutive_failures)
-             VALUES (?1, ?2, ?3, 1)
+        failure: &PollFailure<'_>,
+        failing_event: impl FnOnce(&FailureStreak) -> Option<NewEvent>,
+    ) -> Result<Option<NewEvent>, StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute(
+            "INSERT INTO bridge_state (bridge, last_poll_at, last_error, consecutive_failures, failing_since)
+             VALUES (?1, ?2, ?3, 1, ?2)
              ON CONFLICT (bridge) DO UPDATE SET
                  last_poll_at = excluded.last_poll_at,
                  last_error = excluded.last_error,
-                 consecutive_failures = consecutive_failures + 1",
-            params![bridge.as_str(), polled_at, error],
+                 consecutive_failures = consecutive_failures + 1,
+                 failing_since = COALESCE(failing_since, excluded.failing_since)",
+            params![failure.bridge.as_str(), failure.polled_at, failure.error],
         )?;
+        let streak = read_streak(&transaction, failure.bridge)?.unwrap_or_default();
+        let event = failing_event(&streak);
+        if let Some(event) = &event {
+            insert_events(
+                &transaction,
+                failure.bridge,
+                std::slice::from_ref(event),
+                failure.targets,
+                failure.polled_at,
+            )?;
+            transaction.execute(
+                "UPDATE bridge_state SET failing_reported = 1 WHERE bridge = ?1",
+                [failure.bridge.as_str()],
+            )?;
+        }
+        transaction.commit()?;
+        Ok(event)
+    }
+
+    /// Clears the snapshot of `bridge`, so that its next poll is a silent
+    /// baseline. Queued events stay queued.
+    pub fn reset_baseline(&self, bridge: &BridgeName) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction()?;
+        transaction.execute(
+            "DELETE FROM snapshot_items WHERE bridge = ?1",
+            [bridge.as_str()],
+        )?;
+        transaction.execute(
+            "UPDATE bridge_state SET baselined_at = NULL, document = NULL WHERE bridge = ?1",
+            [bridge.as_str()],
+        )?;
+        transaction.commit()?;
         Ok(())
     }
+}
+
+fn read_streak(
+    connection: &rusqlite::Connection,
+    bridge: &BridgeName,
+) -> Result<Option<FailureStreak>, StoreError> {
+    let streak = connection
+        .query_row(
+            "SELECT consecutive_failures, failing_since, failing_reported FROM bridge_state WHERE bridge = ?1",
+            [bridge.as_str()],
+            |row| {
+                Ok(FailureStreak {
+                    failed_polls: row.get(0)?,
+                    since: row.get::<_, Option<i64>>(1)?.unwrap_or_default(),
+                    reported: row.get(2)?,
+                })
+            },
+        )
+        .optional()?;
+    Ok(streak)
 }
 
 fn read_snapshot(
@@ -176,6 +260,7 @@ fn read_snapshot(
         document: document
             .map(|text| serde_json::from_str(&text))
             .transpose()?,
+        streak: read_streak(connection, bridge)?.unwrap_or_default(),
     })
 }
 
@@ -207,7 +292,9 @@ fn mark_success(transaction: &Transaction<'_>, commit: &PollCommit<'_>) -> Resul
              last_poll_at = excluded.last_poll_at,
              last_success_at = excluded.last_success_at,
              last_error = NULL,
-             consecutive_failures = 0",
+             consecutive_failures = 0,
+             failing_since = NULL,
+             failing_reported = 0",
         params![commit.bridge.as_str(), commit.polled_at, document],
     )?;
     Ok(())

@@ -189,6 +189,94 @@ fn reopen_keeps_queue() {
     assert_eq!(store.count_deliveries("pending").unwrap(), 1);
 }
 
+fn fail(store: &Store, bridge: &BridgeName, at: i64, report_from: u32) -> Option<NewEvent> {
+    let targets = ["http://a/".to_owned()];
+    let failure = PollFailure {
+        bridge,
+        error: "HTTP 503",
+        polled_at: at,
+        targets: &targets,
+    };
+    store
+        .record_poll_failure(&failure, |streak| {
+            (!streak.reported && streak.failed_polls >= report_from)
+                .then(|| event(&format!("failing_{at}")))
+        })
+        .unwrap()
+}
+
+#[test]
+fn failure_streak_reports_once() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+
+    let queued: Vec<bool> = (1..=5)
+        .map(|at| fail(&store, &bridge, at, 3).is_some())
+        .collect();
+
+    assert_eq!(queued, [false, false, true, false, false]);
+    let heads = store.lane_heads(Some("orders")).unwrap();
+    assert_eq!(heads.len(), 1);
+    assert_eq!(heads[0].event_id.as_str(), "evt_failing_3");
+}
+
+#[test]
+fn success_ends_reported_streak() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    fail(&store, &bridge, 10, 1);
+    fail(&store, &bridge, 20, 1);
+
+    let before = store.load_snapshot(&bridge).unwrap().streak;
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &[],
+            document: None,
+            events: &[],
+            targets: &[],
+            polled_at: 30,
+        })
+        .unwrap();
+    let after = store.load_snapshot(&bridge).unwrap().streak;
+
+    assert_eq!(
+        before,
+        FailureStreak {
+            failed_polls: 2,
+            since: 10,
+            reported: true
+        }
+    );
+    assert_eq!(after, FailureStreak::default());
+}
+
+#[test]
+fn reset_baseline_clears_snapshot() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    let writes = [SnapshotWrite::Put {
+        id: ItemId::new("a"),
+        item: json!(1),
+    }];
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &writes,
+            document: None,
+            events: &[],
+            targets: &[],
+            polled_at: 1,
+        })
+        .unwrap();
+
+    store.reset_baseline(&bridge).unwrap();
+
+    let snapshot = store.load_snapshot(&bridge).unwrap();
+    assert!(!snapshot.baselined);
+    assert!(snapshot.items.is_empty());
+}
+
 #[test]
 fn prune_removes_old_finished_deliveries() {
     let (_dir, store) = open();

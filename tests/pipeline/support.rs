@@ -342,6 +342,19 @@ impl Workspace {
         fs::write(file, toml).expect("write the bridge file");
     }
 
+    /// Appends `toml` to the workspace's `pollhook.toml`.
+    pub fn append_global(&self, toml: &str) {
+        let path = self.path().join("pollhook.toml");
+        let mut text = fs::read_to_string(&path).expect("read pollhook.toml");
+        text.push_str(toml);
+        fs::write(path, text).expect("write pollhook.toml");
+    }
+
+    pub fn remove_bridge(&self, name: &str) {
+        let file = self.path().join("bridges").join(format!("{name}.toml"));
+        fs::remove_file(file).expect("remove the bridge file");
+    }
+
     /// Returns `pollhook --config pollhook.toml ARGS` to run in this
     /// workspace, with no `POLLHOOK_*` or `RUST_LOG` variables inherited.
     pub fn command(&self, args: &[&str]) -> Command {
@@ -366,10 +379,17 @@ impl Workspace {
 
     /// Starts `pollhook run` with its output in `daemon.log`.
     pub fn start_daemon(&self) -> Daemon {
+        self.start_daemon_with_env(&[])
+    }
+
+    /// Starts `pollhook run` like [`Workspace::start_daemon`], with extra
+    /// environment variables.
+    pub fn start_daemon_with_env(&self, env: &[(&str, &str)]) -> Daemon {
         let log_path = self.path().join("daemon.log");
         let log = fs::File::create(&log_path).expect("create daemon.log");
         let child = self
             .command(&["run"])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone the log file handle"))
             .stderr(log)
@@ -467,6 +487,31 @@ impl Daemon {
         fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
+    /// Returns the process id, such as for `kill`.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the daemon is running").id()
+    }
+
+    /// Sends SIGHUP, which makes the daemon reload its configuration.
+    pub fn reload(&self) {
+        let pid = self.pid().to_string();
+        let sent = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -HUP {pid} failed");
+    }
+
+    /// Waits until the log contains `needle` at least `count` times.
+    pub fn wait_for_log(&self, needle: &str, count: usize) {
+        wait_until(
+            &format!("{count} log line(s) with {needle:?}"),
+            DAEMON_DEADLINE,
+            || self.log().matches(needle).count() >= count,
+            || self.log(),
+        );
+    }
+
     /// Sends SIGTERM and waits up to `deadline` for the exit status.
     pub fn terminate(&mut self, deadline: Duration) -> ExitStatus {
         let mut child = self.child.take().expect("the daemon is running");
@@ -550,4 +595,55 @@ pub fn kinds_and_ids(events: &[Value]) -> Vec<(String, String)> {
             (kind, id)
         })
         .collect()
+}
+
+/// Calls `condition` every 20 ms until it returns true, or fails after
+/// `deadline` with `context` (such as the daemon's log) in the message.
+pub fn wait_until(
+    what: &str,
+    deadline: Duration,
+    mut condition: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
+    let started = Instant::now();
+    while !condition() {
+        if started.elapsed() > deadline {
+            panic!(
+                "timed out after {deadline:?} waiting for {what}\n{}",
+                context()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A response of [`http_get`].
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// Sends a GET request from the test servers' runtime and reads the whole
+/// response.
+pub fn http_get(url: &str) -> HttpResponse {
+    runtime().block_on(async {
+        let response = reqwest::get(url)
+            .await
+            .unwrap_or_else(|error| panic!("GET {url} failed: {error}"));
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let body = response.text().await.expect("read the response body");
+        HttpResponse {
+            status,
+            content_type,
+            body,
+        }
+    })
 }
