@@ -6,6 +6,9 @@
 //! queue one `bridge.failing` event, and the first successful poll after it
 //! one `bridge.recovered` event, each in the transaction of its poll.
 
+mod health;
+mod plan;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -13,15 +16,12 @@ use reqwest::Client;
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::config::{Bridge, FirstPoll, Selection};
-use crate::diff::{diff_document, diff_items_with, AbsentItems, Change};
-use crate::event::{bridge_failing_event, bridge_recovered_event, new_event};
-use crate::extract::{extract_pages, select_document, DuplicateId, ExtractError, ItemsMode};
+use crate::config::{Bridge, Selection};
+use crate::extract::{DuplicateId, ExtractError};
 use crate::source::{fetch_source, FetchError, Outcome};
-use crate::store::{
-    unix_millis, FailureStreak, NewEvent, PlannedCommit, PollFailure, Snapshot, SourceState, Store,
-    StoreError, Validators,
-};
+use crate::store::{unix_millis, NewEvent, SourceState, Store, StoreError, Validators};
+use health::{log_health_event, record_failure};
+use plan::plan_poll;
 
 /// Whether a poll writes its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,97 +223,7 @@ async fn request_and_apply(
     .await
 }
 
-/// Records a failed poll and, when `may_report_failing` is set, queues
-/// `bridge.failing` if this failure reaches the bridge's `failing_after`.
-async fn record_failure(
-    bridge: &Arc<Bridge>,
-    store: &Arc<Store>,
-    error: &PollError,
-    started_at: DateTime<Utc>,
-    may_report_failing: bool,
-) -> Option<NewEvent> {
-    let message = crate::redact::mask(&error.to_string()).into_owned();
-    let task_bridge = bridge.clone();
-    let task_store = store.clone();
-    let recorded = tokio::task::spawn_blocking(move || {
-        let targets = target_keys(&task_bridge);
-        let failure = PollFailure {
-            bridge: &task_bridge.name,
-            error: &message,
-            polled_at: unix_millis(started_at),
-            targets: &targets,
-        };
-        task_store.record_poll_failure(&failure, |streak| {
-            if !may_report_failing {
-                return None;
-            }
-            failing_event(&task_bridge, &message, streak, started_at)
-        })
-    })
-    .await;
-    match recorded {
-        Ok(Ok(event)) => event,
-        Ok(Err(store_error)) => {
-            tracing::error!(bridge = %bridge.name, error = %store_error, "cannot record the failed poll");
-            None
-        }
-        Err(join_error) => {
-            tracing::error!(bridge = %bridge.name, error = %join_error, "cannot record the failed poll");
-            None
-        }
-    }
-}
-
-/// Builds `bridge.failing` once per run of failures, when the run reaches
-/// the bridge's `failing_after`.
-fn failing_event(
-    bridge: &Bridge,
-    message: &str,
-    streak: &FailureStreak,
-    now: DateTime<Utc>,
-) -> Option<NewEvent> {
-    let health = bridge.emit.health;
-    if !health.enabled || streak.reported || streak.failed_polls < health.failing_after {
-        return None;
-    }
-    let since = DateTime::from_timestamp_millis(streak.since).unwrap_or(now);
-    Some(bridge_failing_event(
-        &bridge.name,
-        message,
-        streak.failed_polls,
-        since,
-        now,
-    ))
-}
-
-/// Builds `bridge.recovered` when the run of failures that just ended had
-/// sent `bridge.failing`.
-fn recovered_event(
-    bridge: &Bridge,
-    streak: &FailureStreak,
-    now: DateTime<Utc>,
-) -> Option<NewEvent> {
-    if !bridge.emit.health.enabled || !streak.reported {
-        return None;
-    }
-    let since = DateTime::from_timestamp_millis(streak.since).unwrap_or(now);
-    Some(bridge_recovered_event(
-        &bridge.name,
-        streak.failed_polls,
-        since,
-        now,
-    ))
-}
-
-fn log_health_event(bridge: &Bridge, event: &NewEvent) {
-    if event.kind == "bridge.failing" {
-        tracing::error!(bridge = %bridge.name, event_id = %event.event_id, failing_after = bridge.emit.health.failing_after, "bridge is failing: bridge.failing event queued");
-    } else {
-        tracing::info!(bridge = %bridge.name, event_id = %event.event_id, "bridge recovered: bridge.recovered event queued");
-    }
-}
-
-fn target_keys(bridge: &Bridge) -> Vec<String> {
+pub(crate) fn target_keys(bridge: &Bridge) -> Vec<String> {
     bridge
         .targets
         .iter()
@@ -362,109 +272,6 @@ pub fn apply_pages(
     }
 }
 
-/// Compares the response with `snapshot` and decides what to write. Pure:
-/// the caller reads the snapshot and commits the plan, in record mode inside
-/// one transaction, so that two processes never announce one change twice.
-fn plan_poll(
-    bridge: &Bridge,
-    snapshot: &Snapshot,
-    response: &Response,
-    started_at: DateTime<Utc>,
-) -> Result<(PlannedCommit, PollReport), PollError> {
-    let polled_at = unix_millis(started_at);
-    if response.not_modified {
-        return Ok(plan_not_modified(bridge, snapshot, started_at));
-    }
-    let mut report = PollReport {
-        baseline: !snapshot.baselined,
-        ..PollReport::default()
-    };
-
-    let mut seen = Vec::new();
-    let (changes, writes, watched) = match &bridge.selection {
-        Selection::Items(spec) => {
-            let extraction = extract_pages(&response.pages, spec)?;
-            let absent_items = match spec.mode {
-                ItemsMode::Full => AbsentItems::Delete(bridge.emit.delete_policy),
-                ItemsMode::Incremental { .. } => AbsentItems::Keep,
-            };
-            let diff = diff_items_with(
-                &snapshot.items,
-                &extraction.items,
-                spec.comparison(),
-                absent_items,
-            );
-            if matches!(spec.mode, ItemsMode::Incremental { .. }) {
-                seen = extraction
-                    .items
-                    .iter()
-                    .map(|item| item.id.clone())
-                    .collect();
-            }
-            report.items = extraction.items.len();
-            report.held = diff.held;
-            report.duplicates = extraction.duplicates;
-            (diff.changes, diff.writes, None)
-        }
-        Selection::Document(spec) => {
-            let document = response.pages.first().unwrap_or(&Value::Null);
-            let watched = select_document(document, spec)?;
-            let change = diff_document(snapshot.document.as_ref(), &watched, &spec.ignore);
-            report.items = 1;
-            (change.into_iter().collect(), Vec::new(), Some(watched))
-        }
-    };
-
-    let announce = !report.baseline || bridge.emit.first_poll == FirstPoll::Emit;
-    if announce {
-        report.events = changes
-            .iter()
-            .filter(|change| wanted(bridge, change))
-            .map(|change| new_event(&bridge.name, change, started_at))
-            .collect();
-    }
-
-    // Ending a reported outage queues bridge.recovered in the same commit.
-    report.recovered = recovered_event(bridge, &snapshot.streak, started_at);
-    let mut events = report.events.clone();
-    events.extend(report.recovered.clone());
-    let planned = PlannedCommit {
-        writes,
-        document: watched,
-        events,
-        targets: target_keys(bridge),
-        polled_at,
-        validators: response.validators.clone(),
-        keep_validators: false,
-        seen,
-        forget_before: forget_before(bridge, polled_at),
-    };
-    Ok((planned, report))
-}
-
-/// Plans a 304 Not Modified: nothing changes, the stored validators stay,
-/// and a reported outage ends.
-fn plan_not_modified(
-    bridge: &Bridge,
-    snapshot: &Snapshot,
-    started_at: DateTime<Utc>,
-) -> (PlannedCommit, PollReport) {
-    let recovered = recovered_event(bridge, &snapshot.streak, started_at);
-    let planned = PlannedCommit {
-        events: recovered.iter().cloned().collect(),
-        targets: target_keys(bridge),
-        polled_at: unix_millis(started_at),
-        keep_validators: true,
-        ..PlannedCommit::default()
-    };
-    let report = PollReport {
-        not_modified: true,
-        recovered,
-        ..PollReport::default()
-    };
-    (planned, report)
-}
-
 /// Returns the time until which the source asked to wait, if that is later
 /// than `now`.
 fn postponed(state: &SourceState, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -495,29 +302,4 @@ where
 {
     let store = store.clone();
     tokio::task::spawn_blocking(move || call(&store)).await?
-}
-
-/// Returns the time before which unseen items are forgotten, for an
-/// incremental bridge with `forget_after`.
-fn forget_before(bridge: &Bridge, polled_at: i64) -> Option<i64> {
-    let Selection::Items(spec) = &bridge.selection else {
-        return None;
-    };
-    let ItemsMode::Incremental {
-        forget_after: Some(forget_after),
-    } = spec.mode
-    else {
-        return None;
-    };
-    let millis = i64::try_from(forget_after.as_millis()).unwrap_or(i64::MAX);
-    Some(polled_at.saturating_sub(millis))
-}
-
-fn wanted(bridge: &Bridge, change: &Change) -> bool {
-    match change {
-        Change::Created { .. } => bridge.emit.created,
-        Change::Updated { .. } => bridge.emit.updated,
-        Change::Deleted { .. } => bridge.emit.deleted,
-        Change::DocumentChanged { .. } => true,
-    }
 }
