@@ -120,6 +120,9 @@ pub async fn run_with(
                 crate::systemd::notify_reloading();
                 if let Some(reload) = &services.reload {
                     reload_config(reload, &mut set, &deliverer, &mut global);
+                    // A target that a 410 disabled and whose configuration
+                    // changed is enabled again, as at start-up.
+                    deliverer.review_disabled_targets().await;
                 }
                 publish(&services, &set);
                 crate::systemd::notify_ready(set.bridges().len());

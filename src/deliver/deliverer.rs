@@ -194,7 +194,7 @@ impl Deliverer {
 
     /// Enables targets that a 410 disabled but whose configuration changed
     /// since, and reminds the operator of those still disabled.
-    pub(super) async fn review_disabled_targets(&self) {
+    pub async fn review_disabled_targets(&self) {
         for (key, limits) in &self.limits() {
             let store = self.store.clone();
             let lookup_key = key.clone();
