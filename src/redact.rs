@@ -36,6 +36,40 @@ pub fn register(secret: &str) {
     }
 }
 
+/// Registers the forms in which HTTP Basic credentials travel: the password
+/// itself and the base64 of `user:password` in the `Authorization` header.
+pub fn register_basic_credentials(username: &str, password: &str) {
+    use base64::Engine;
+    register(password);
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+    register(&encoded);
+}
+
+/// Registers `secret` under `slot`, replacing the value the slot had. For
+/// secrets that are renewed (access tokens), so that the registry does not
+/// grow with every renewal.
+pub fn register_in_slot(slot: &str, secret: &str) {
+    let previous = {
+        let mut slots = slots().lock().unwrap_or_else(|poison| poison.into_inner());
+        slots.insert(slot.to_owned(), secret.to_owned())
+    };
+    let mut secrets = registry()
+        .write()
+        .unwrap_or_else(|poison| poison.into_inner());
+    if let Some(previous) = previous.filter(|previous| previous != secret) {
+        secrets.retain(|known| *known != previous);
+    }
+    drop(secrets);
+    register(secret);
+}
+
+fn slots() -> &'static std::sync::Mutex<std::collections::HashMap<String, String>> {
+    static SLOTS: OnceLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+        OnceLock::new();
+    SLOTS.get_or_init(Default::default)
+}
+
 /// Replaces every registered secret in `text` with [`MASK`].
 pub fn mask(text: &str) -> Cow<'_, str> {
     let secrets = registry()
@@ -98,6 +132,36 @@ pub fn error_chain(error: &reqwest::Error) -> String {
     mask(&without_url).into_owned()
 }
 
+/// Names a target in logs and in the database: its URL as [`mask_url`] shows
+/// it, plus a short hash of the whole URL when masking hid anything, so that
+/// two URLs that differ only in a secret query value stay two targets.
+pub fn target_key(url: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let masked = mask_url(url);
+    let normalized =
+        url::Url::parse(url).map_or_else(|_| url.to_owned(), |parsed| parsed.to_string());
+    if masked == normalized {
+        return masked;
+    }
+    let digest = Sha256::digest(url.as_bytes());
+    let hash: String = digest[..4]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("{masked} #{hash}")
+}
+
+/// Turns a target as an operator names it into its key: a key copied from
+/// `pollhook targets` (it contains [`MASK`]) is taken as it is, a URL is
+/// turned into its key.
+pub fn resolve_target(argument: &str) -> String {
+    if argument.contains(MASK) {
+        argument.to_owned()
+    } else {
+        target_key(argument)
+    }
+}
+
 /// A log writer that masks registered secrets in every line it writes.
 pub struct MaskingWriter<W>(pub W);
 
@@ -124,6 +188,21 @@ mod tests {
     }
 
     #[test]
+    fn basic_credentials_are_masked_encoded_too() {
+        register_basic_credentials("reporting", "pa55-word-1");
+        assert_eq!(mask("Basic cmVwb3J0aW5nOnBhNTUtd29yZC0x"), "Basic ***");
+        assert_eq!(mask("pw pa55-word-1"), "pw ***");
+    }
+
+    #[test]
+    fn slot_keeps_only_the_latest_secret() {
+        register_in_slot("token-test", "first-token-value");
+        register_in_slot("token-test", "second-token-value");
+        assert_eq!(mask("Bearer second-token-value"), "Bearer ***");
+        assert_eq!(mask("Bearer first-token-value"), "Bearer first-token-value");
+    }
+
+    #[test]
     fn short_values_are_not_registered() {
         register("abc");
         assert_eq!(mask("abc def"), "abc def");
@@ -135,6 +214,27 @@ mod tests {
         assert_eq!(
             masked,
             "https://***:***@api.example.com/v1/items?api_key=***&page=***"
+        );
+    }
+
+    #[test]
+    fn target_keys_tell_secret_queries_apart() {
+        let first = target_key("https://hooks.example.net/in?token=AAA");
+        let second = target_key("https://hooks.example.net/in?token=BBB");
+        assert_ne!(first, second);
+        assert!(
+            first.starts_with("https://hooks.example.net/in?token=*** #"),
+            "{first}"
+        );
+        assert!(!first.contains("AAA"));
+        assert_eq!(
+            target_key("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(resolve_target(&first), first);
+        assert_eq!(
+            resolve_target("https://hooks.example.net/in?token=AAA"),
+            first
         );
     }
 

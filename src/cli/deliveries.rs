@@ -26,7 +26,7 @@ pub fn list(overrides: &Overrides, options: ListOptions) -> anyhow::Result<ExitC
         bridge: options.bridge,
         target: options
             .target
-            .map(|target| crate::redact::mask_url(&target)),
+            .map(|target| crate::redact::resolve_target(&target)),
         status: options.status.map(|status| status.as_str().to_owned()),
         limit: options.limit,
     };
@@ -75,7 +75,7 @@ pub fn redeliver(
     let store = open_store(overrides)?;
     let now = Utc::now().timestamp_millis();
     if failed {
-        let target = target.map(crate::redact::mask_url);
+        let target = target.map(crate::redact::resolve_target);
         let count = store.redeliver_failed(bridge, target.as_deref(), now)?;
         println!("queued {count} failed deliveries again");
         return Ok(ExitCode::SUCCESS);
@@ -137,7 +137,11 @@ fn describe(detail: &EventDetail) -> String {
     let body = serde_json::to_string_pretty(&detail.body).unwrap_or_default();
     text.push_str(&body);
     text.push('\n');
-    for DeliveryDetail { delivery, attempts } in &detail.deliveries {
+    for DeliveryDetail {
+        delivery,
+        history: attempts,
+    } in &detail.deliveries
+    {
         text.push_str(&format!(
             "\ndelivery {} to {} ({}): {}, {} attempt(s)\n",
             delivery.delivery_id,

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::open_store;
 use super::table::{render, time};
 use crate::config::{self, Overrides};
-use crate::redact::mask_url;
+use crate::redact::resolve_target;
 
 /// One target as listed.
 #[derive(Debug, Serialize)]
@@ -70,7 +70,7 @@ pub fn list(overrides: &Overrides, json: bool) -> anyhow::Result<ExitCode> {
                 "BRIDGES",
                 "STATE",
                 "RATE",
-                "IN FLIGHT",
+                "MAX IN FLIGHT",
                 "PENDING",
                 "FAILED",
                 "OLDEST PENDING"
@@ -83,19 +83,19 @@ pub fn list(overrides: &Overrides, json: bool) -> anyhow::Result<ExitCode> {
 
 pub fn move_queue(overrides: &Overrides, from: &str, to: &str) -> anyhow::Result<ExitCode> {
     let store = open_store(overrides)?;
-    let (from_key, to_key) = (mask_url(from), mask_url(to));
+    let (from_key, to_key) = (resolve_target(from), resolve_target(to));
     if from_key == to_key {
         eprintln!("error: {from_key} and {to_key} are the same target");
         return Ok(ExitCode::FAILURE);
     }
-    let moved = store.move_target(&from_key, &to_key)?;
+    let moved = store.move_target(&from_key, &to_key, chrono::Utc::now().timestamp_millis())?;
     println!("moved {moved} pending or failed deliveries from {from_key} to {to_key}, with their webhook-ids");
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn enable(overrides: &Overrides, target: &str) -> anyhow::Result<ExitCode> {
     let store = open_store(overrides)?;
-    let key = mask_url(target);
+    let key = resolve_target(target);
     if store.enable_target(&key)? {
         println!("enabled {key}: its queued events are delivered again");
         Ok(ExitCode::SUCCESS)

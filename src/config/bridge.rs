@@ -465,7 +465,7 @@ fn check_targets(file: &Path, raw: &[RawTarget], errors: &mut Vec<ConfigError>) 
                 "must be at least 1",
             ));
         }
-        let key = redact::mask_url(&target.url);
+        let key = redact::target_key(&target.url);
         if targets.iter().any(|other: &Target| other.key == key) {
             errors.push(ConfigError::key(
                 file,
@@ -513,10 +513,26 @@ fn fingerprint(target: &RawTarget) -> String {
 
 fn check_http_url(file: &Path, key: &str, text: &str, errors: &mut Vec<ConfigError>) {
     match url::Url::parse(text) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+            // User info in a URL travels as HTTP Basic credentials.
+            if let Some(password) = url.password() {
+                let decode = |part: &str| percent_decode(part);
+                redact::register_basic_credentials(&decode(url.username()), &decode(password));
+            }
+        }
         Ok(_) => errors.push(ConfigError::key(file, key, format!("invalid URL {}: use an http:// or https:// URL", redact::mask_url(text)))),
         Err(error) => errors.push(ConfigError::key(file, key, format!("invalid URL {} ({error}): write a full URL such as https://api.example.com/v1/items", redact::mask(text)))),
     }
+}
+
+/// Decodes `%XX` escapes as user info carries them. Form decoding would also
+/// turn `+` into a space, so `+` is escaped first.
+fn percent_decode(text: &str) -> String {
+    let escaped = text.replace('+', "%2B");
+    url::form_urlencoded::parse(format!("x={escaped}").as_bytes())
+        .next()
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_else(|| text.to_owned())
 }
 
 fn check_headers(

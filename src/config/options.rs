@@ -230,6 +230,7 @@ pub fn check_auth(file: &Path, raw: &RawAuth, errors: &mut Vec<ConfigError>) -> 
         "basic" => {
             let username = need("username", &raw.username);
             let password = need("password", &raw.password);
+            redact::register_basic_credentials(&username, &password);
             (
                 Some(Auth::Basic { username, password }),
                 &["username", "password"],

@@ -228,14 +228,17 @@ pub fn log_report(bridge: &Bridge, report: &PollReport) {
         // The skipped run was logged where the postponement was found.
         return;
     }
-    for duplicate in &report.duplicates {
-        tracing::warn!(bridge = %bridge.name, id = %duplicate.id, first_index = duplicate.first_index, index = duplicate.index, "duplicate item id in the response: the first occurrence is kept");
+    if let Some(first) = report.duplicates.first() {
+        // One line per poll, however many duplicates: the first names where.
+        tracing::warn!(bridge = %bridge.name, duplicates = report.duplicates.len(), id = %first.id, first_index = first.first_index, index = first.index, "duplicate item ids in the response: the first occurrence of each id is kept");
     }
     if report.held > 0 {
         tracing::warn!(bridge = %bridge.name, held = report.held, "deletion guard held back deletions: they are sent if the next successful poll still lacks these items");
     }
-    if report.baseline {
-        tracing::info!(bridge = %bridge.name, items = report.items, events = report.events.len(), "first poll of this bridge: its items are the baseline");
+    if report.baseline && report.events.is_empty() {
+        tracing::info!(bridge = %bridge.name, items = report.items, "first poll of this bridge: its items are the baseline");
+    } else if report.baseline {
+        tracing::info!(bridge = %bridge.name, items = report.items, events = report.events.len(), "first poll of this bridge: every item is announced as created (first_poll = \"emit\")");
     } else if report.events.is_empty() {
         tracing::debug!(bridge = %bridge.name, items = report.items, "poll found no changes");
     } else {

@@ -18,7 +18,6 @@ use super::deliverer::{Deliverer, Lane, TargetLimits};
 use super::gate::{sleep_until, TargetGate};
 use super::policy::Verdict;
 use super::recorder::{Message, Recorder};
-use crate::config::Target;
 use crate::store::PendingDelivery;
 
 /// Events a lane reads from the database at once. Bounds memory whatever the
@@ -53,10 +52,8 @@ pub async fn run_worker(deliverer: Arc<Deliverer>, wake: Arc<Notify>, shutdown: 
             if running.contains(&lane) {
                 continue;
             }
-            let (Some(target), Some(gate)) = (
-                deliverer.target_of(&lane.0, &lane.1),
-                gate_for(&mut gates, &limits, &lane.1),
-            ) else {
+            let configured = deliverer.target_of(&lane.0, &lane.1).is_some();
+            let (true, Some(gate)) = (configured, gate_for(&mut gates, &limits, &lane.1)) else {
                 if warned.insert(lane.clone()) {
                     tracing::warn!(bridge = %lane.0, target = %lane.1, "events are queued for a target that is no longer configured: they stay queued until it is configured again, or `pollhook targets move OLD NEW` sends them to its new URL");
                 }
@@ -65,7 +62,6 @@ pub async fn run_worker(deliverer: Arc<Deliverer>, wake: Arc<Notify>, shutdown: 
             running.insert(lane.clone());
             let context = LaneContext {
                 deliverer: deliverer.clone(),
-                target,
                 gate,
                 recorder: recorder.clone(),
                 shutdown: shutdown.clone(),
@@ -127,7 +123,6 @@ async fn pending_lanes(deliverer: &Deliverer) -> Vec<Lane> {
 /// What one lane task works with.
 struct LaneContext {
     deliverer: Arc<Deliverer>,
-    target: Target,
     gate: Arc<TargetGate>,
     recorder: Recorder,
     shutdown: CancellationToken,
@@ -154,10 +149,14 @@ async fn run_lane(lane: Lane, context: LaneContext) -> Lane {
         if wait_until_due(head, &context.shutdown).await.is_none() {
             break;
         }
+        // A reload may have removed or changed the target since the lane began.
+        let Some(target) = context.deliverer.target_of(&lane.0, &lane.1) else {
+            break;
+        };
         let Some(permit) = context.gate.admit(&context.shutdown).await else {
             break;
         };
-        let attempt = context.deliverer.attempt(head, &context.target).await;
+        let attempt = context.deliverer.attempt(head, &target).await;
         drop(permit);
 
         context.recorder.record(Message::Record {

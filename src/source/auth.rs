@@ -153,6 +153,9 @@ impl OAuth2 {
         }
         let fetched = self.fetch_token(client, timeout).await?;
         let token = fetched.access_token.clone();
+        // The token is a credential too; each renewal replaces the last.
+        let slot = format!("oauth2 {} {}", self.token_url, self.client_id);
+        crate::redact::register_in_slot(&slot, &token);
         *cache = Some(fetched);
         Ok(token)
     }

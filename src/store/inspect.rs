@@ -59,7 +59,8 @@ pub struct EventDetail {
 pub struct DeliveryDetail {
     #[serde(flatten)]
     pub delivery: DeliveryRow,
-    pub attempts: Vec<AttemptRow>,
+    /// Every recorded attempt, oldest first (`attempts` is their count).
+    pub history: Vec<AttemptRow>,
 }
 
 const ROW_COLUMNS: &str =
@@ -124,7 +125,10 @@ impl Store {
             let attempts = attempts_of
                 .query_map([delivery.delivery_id], read_attempt)?
                 .collect::<Result<_, _>>()?;
-            deliveries.push(DeliveryDetail { delivery, attempts });
+            deliveries.push(DeliveryDetail {
+                delivery,
+                history: attempts,
+            });
         }
         Ok(Some(EventDetail {
             event_id,

@@ -171,6 +171,12 @@ impl Store {
     }
 
     /// Records several attempts in one transaction.
+    ///
+    /// A delivery moves to its new state only while it is pending and no
+    /// operator changed it after the attempt started (a `redeliver` or a
+    /// `targets move`): such an attempt stays in the history but changes
+    /// nothing, so a stale lane can neither mark a moved event failed nor
+    /// flip a delivered one back.
     pub fn record_attempts(
         &self,
         attempts: &[(i64, AttemptRecord, DeliveryState)],
@@ -185,7 +191,7 @@ impl Store {
             let mut update = transaction.prepare_cached(
                 "UPDATE deliveries SET status = ?2, attempts = attempts + 1,
                      next_attempt_at = COALESCE(?3, next_attempt_at), last_error = ?4, updated_at = ?5
-                 WHERE id = ?1",
+                 WHERE id = ?1 AND status = 'pending' AND updated_at <= ?5",
             )?;
             for (delivery_id, attempt, state) in attempts {
                 insert.execute(params![

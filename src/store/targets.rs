@@ -71,10 +71,11 @@ impl Store {
     }
 
     /// Moves the pending and failed deliveries of target `from` to target
-    /// `to`, keeping their queue order and webhook-ids; a delivery that `to`
-    /// already has for the same event is kept and the moved copy dropped.
+    /// `to` as pending, with a fresh retry schedule, keeping their queue order
+    /// and webhook-ids; a delivery that `to` already has for the same event
+    /// is kept and the moved copy dropped.
     /// Returns how many deliveries now go to `to`.
-    pub fn move_target(&self, from: &str, to: &str) -> Result<usize, StoreError> {
+    pub fn move_target(&self, from: &str, to: &str, now: i64) -> Result<usize, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction()?;
         transaction.execute(
@@ -83,8 +84,10 @@ impl Store {
             params![from, to],
         )?;
         let moved = transaction.execute(
-            "UPDATE OR IGNORE deliveries SET target = ?2 WHERE target = ?1 AND status IN ('pending', 'failed')",
-            params![from, to],
+            "UPDATE OR IGNORE deliveries
+             SET target = ?2, status = 'pending', attempts = 0, next_attempt_at = ?3, last_error = NULL, updated_at = ?3
+             WHERE target = ?1 AND status IN ('pending', 'failed')",
+            params![from, to, now],
         )?;
         transaction.execute(
             "DELETE FROM deliveries WHERE target = ?1 AND status IN ('pending', 'failed')",

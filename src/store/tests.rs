@@ -343,3 +343,97 @@ fn prune_removes_old_finished_deliveries() {
         .unwrap();
     assert_eq!(attempts, 0, "attempts go with their deliveries");
 }
+
+#[test]
+fn stale_attempt_changes_no_moved_delivery() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    let targets = ["http://old/".to_owned()];
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &[],
+            document: None,
+            events: &[event("1")],
+            targets: &targets,
+            polled_at: 5,
+        })
+        .unwrap();
+    let head = store
+        .pending_in_lane("orders", "http://old/", 0, 1)
+        .unwrap()
+        .remove(0);
+
+    assert_eq!(
+        store
+            .move_target("http://old/", "http://new/", 100)
+            .unwrap(),
+        1
+    );
+    let stale = AttemptRecord {
+        attempted_at: 50,
+        duration_ms: 1,
+        outcome: "status",
+        status_code: Some(500),
+        error: Some("HTTP 500".into()),
+        response_body: None,
+    };
+    store
+        .record_attempt(head.delivery_id, &stale, DeliveryState::Failed)
+        .unwrap();
+
+    let moved = store
+        .pending_in_lane("orders", "http://new/", 0, 1)
+        .unwrap();
+    assert_eq!(
+        moved.len(),
+        1,
+        "the attempt that started before the move leaves the moved delivery pending"
+    );
+    assert_eq!(moved[0].attempts, 0);
+}
+
+#[test]
+fn delivered_stays_delivered() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    let targets = ["http://a/".to_owned()];
+    store
+        .commit_poll(&PollCommit {
+            bridge: &bridge,
+            writes: &[],
+            document: None,
+            events: &[event("1")],
+            targets: &targets,
+            polled_at: 5,
+        })
+        .unwrap();
+    let head = store
+        .pending_in_lane("orders", "http://a/", 0, 1)
+        .unwrap()
+        .remove(0);
+    let ok = AttemptRecord {
+        attempted_at: 10,
+        duration_ms: 1,
+        outcome: "ok",
+        status_code: Some(200),
+        error: None,
+        response_body: None,
+    };
+    store
+        .record_attempt(head.delivery_id, &ok, DeliveryState::Delivered)
+        .unwrap();
+    let late = AttemptRecord {
+        attempted_at: 20,
+        duration_ms: 1,
+        outcome: "status",
+        status_code: Some(500),
+        error: None,
+        response_body: None,
+    };
+    store
+        .record_attempt(head.delivery_id, &late, DeliveryState::Retry { at: 30 })
+        .unwrap();
+    assert_eq!(store.count_deliveries("delivered").unwrap(), 1);
+    assert_eq!(store.count_deliveries("pending").unwrap(), 0);
+}

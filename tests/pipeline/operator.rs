@@ -49,7 +49,11 @@ fn deliveries_list_and_show_attempts() {
 
     let shown = json_output(&workspace, &["deliveries", "show", &event_id, "--json"]);
     assert_eq!(shown["body"]["type"], "item.created");
-    let attempts = &shown["deliveries"][0]["attempts"];
+    assert_eq!(
+        shown["deliveries"][0]["attempts"], 1,
+        "the count of attempts"
+    );
+    let attempts = &shown["deliveries"][0]["history"];
     assert_eq!(attempts[0]["outcome"], "status");
     assert_eq!(attempts[0]["status_code"], 500);
 
@@ -190,7 +194,7 @@ fn overloaded_receiver_rests_a_minute() {
             "--json",
         ],
     );
-    let attempted = detail["deliveries"][0]["attempts"][0]["attempted_at"]
+    let attempted = detail["deliveries"][0]["history"][0]["attempted_at"]
         .as_i64()
         .unwrap();
     assert!(

@@ -195,3 +195,86 @@ fn redirect_to_other_host_carries_no_secret() {
         );
     }
 }
+
+/// An upstream that answers 400 and echoes the request's Authorization
+/// header, as some APIs do in their error bodies.
+fn echoing_upstream() -> (String, tokio_util::sync::DropGuard) {
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::IntoResponse;
+    let app = axum::Router::new().fallback(|headers: HeaderMap| async move {
+        let auth = headers
+            .get("authorization")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (
+            StatusCode::BAD_REQUEST,
+            format!("{{\"error\": \"bad request\", \"auth\": \"{auth}\"}}"),
+        )
+            .into_response()
+    });
+    crate::support::serve(app)
+}
+
+#[test]
+fn basic_credentials_are_masked_in_errors() {
+    let (upstream, _guard) = echoing_upstream();
+    let receiver = Receiver::start();
+    let workspace = Workspace::new();
+    let with_auth = format!(
+        "[schedule]\nevery = \"1h\"\n[source]\nurl = \"{upstream}/orders\"\n[source.auth]\ntype = \"basic\"\nusername = \"reporting\"\npassword = \"${{POLLHOOK_E2E_KEY}}\"\n[items]\npath = \"$.data[*]\"\nid = \"$.id\"\n[[targets]]\nurl = \"{}\"\n",
+        receiver.url()
+    );
+    let host_port = upstream.trim_start_matches("http://");
+    let in_url = format!(
+        "[schedule]\nevery = \"1h\"\n[source]\nurl = \"http://reporting:${{POLLHOOK_E2E_KEY}}@{host_port}/orders\"\n[items]\npath = \"$.data[*]\"\nid = \"$.id\"\n[[targets]]\nurl = \"{}\"\n",
+        receiver.url()
+    );
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("reporting:{API_KEY}"));
+    for (name, bridge) in [("auth", with_auth), ("userinfo", in_url)] {
+        workspace.write_bridge(name, &bridge);
+        let output = poll_named(&workspace, name);
+        assert!(!output.status.success(), "{output}");
+        assert!(output.stderr.contains("400"), "{output}");
+        assert!(
+            !output.stderr.contains(&encoded),
+            "{name}: the Basic credentials leaked: {output}"
+        );
+        assert_no_secret(&format!("{name} stderr"), &output.stderr);
+        for (path, bytes) in workspace.state_bytes() {
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains(&encoded),
+                "{name}: {} holds the Basic credentials",
+                path.display()
+            );
+        }
+    }
+}
+
+fn poll_named(workspace: &Workspace, name: &str) -> PollRun {
+    let mut command = workspace.command(&["poll", name]);
+    command.env("POLLHOOK_E2E_KEY", API_KEY);
+    run(command)
+}
+
+#[test]
+fn targets_with_different_tokens_stay_apart() {
+    let upstream = Upstream::start(Reply::json(&data(&[json!({ "id": "A-1" })])));
+    let receiver = Receiver::start();
+    let workspace = Workspace::new();
+    workspace.write_bridge(
+        "orders",
+        &format!(
+            "[schedule]\nevery = \"1h\"\n[source]\nurl = \"{}\"\n[items]\npath = \"$.data[*]\"\nid = \"$.id\"\n[emit]\nfirst_poll = \"emit\"\n[[targets]]\nurl = \"{}?customer=one\"\n[[targets]]\nurl = \"{}?customer=two\"\n",
+            upstream.url("/orders"),
+            receiver.url(),
+            receiver.url()
+        ),
+    );
+    let output = workspace.poll("orders");
+    assert!(output.status.success(), "{output}");
+    assert_eq!(receiver.requests().len(), 2, "one delivery per target");
+    assert!(!output.stderr.contains("customer=one"), "{output}");
+}
