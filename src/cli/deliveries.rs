@@ -86,8 +86,14 @@ pub fn redeliver(
         );
         return Ok(ExitCode::FAILURE);
     }
+    let mut unique: Vec<String> = Vec::new();
+    for id in ids {
+        if !unique.contains(id) {
+            unique.push(id.clone());
+        }
+    }
     let (count, unknown) = store
-        .redeliver(ids, now)
+        .redeliver(&unique, now)
         .context("failed to queue the deliveries again")?;
     println!("queued {count} deliveries again, with their original webhook-id");
     for id in &unknown {
