@@ -133,8 +133,8 @@ pub fn error_chain(error: &reqwest::Error) -> String {
 }
 
 /// Names a target in logs and in the database: its URL as [`mask_url`] shows
-/// it, plus a short hash of the whole URL when masking hid anything, so that
-/// two URLs that differ only in a secret query value stay two targets.
+/// it, plus a short hash of the whole URL when masking hid anything. Two URLs
+/// that differ only in a secret query value thus stay two targets.
 pub fn target_key(url: &str) -> String {
     use sha2::{Digest, Sha256};
     let masked = mask_url(url);

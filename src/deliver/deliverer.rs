@@ -241,7 +241,7 @@ impl Deliverer {
     }
 }
 
-/// Why a 410 disabled a target, as stored and listed.
+/// The stored and listed reason of a target that a 410 disabled.
 pub(super) const DISABLE_REASON: &str = "receiver answered 410 Gone";
 
 /// Maps every lane of `bridges` to its target, and every target key to its

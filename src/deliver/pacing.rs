@@ -13,7 +13,7 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// The even spacing between two requests.
+    /// Returns the even spacing between two requests.
     pub fn interval(&self) -> Duration {
         self.per / self.requests
     }

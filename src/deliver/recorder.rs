@@ -2,7 +2,7 @@
 //! which writes whatever has accumulated in a single transaction.
 //!
 //! A record that is lost in a crash only means the event is sent again under
-//! the same webhook-id, which the at-least-once contract allows; a lane that
+//! the same webhook-id, which the at-least-once contract allows. A lane that
 //! goes idle waits for its records to be written first, so that it never
 //! reads a delivered event back as pending.
 
@@ -23,7 +23,7 @@ pub(super) enum Message {
         /// Set when a 410 disabled the target: its key and configuration hash.
         disable: Option<(String, String)>,
     },
-    /// Answered once every record sent before it is written.
+    /// A request to be told once every record sent before it is written.
     Flush(oneshot::Sender<()>),
 }
 

@@ -120,7 +120,7 @@ async fn pending_lanes(deliverer: &Deliverer) -> Vec<Lane> {
     }
 }
 
-/// What one lane task works with.
+/// The shared pieces one lane task works with.
 struct LaneContext {
     deliverer: Arc<Deliverer>,
     gate: Arc<TargetGate>,

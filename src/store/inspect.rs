@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{Store, StoreError};
 
-/// Which deliveries to list.
+/// The filter of `pollhook deliveries`.
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
     pub bridge: Option<String>,

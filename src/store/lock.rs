@@ -45,7 +45,8 @@ impl DeliveryLock {
     }
 }
 
-/// The lock file of the database at `state`: the same path with `.lock` added.
+/// Returns the lock file of the database at `state`: the same path with
+/// `.lock` added.
 pub fn lock_path(state: &Path) -> PathBuf {
     let mut name = state.as_os_str().to_owned();
     name.push(".lock");

@@ -173,10 +173,10 @@ impl Store {
     /// Records several attempts in one transaction.
     ///
     /// A delivery moves to its new state only while it is pending and no
-    /// operator changed it after the attempt started (a `redeliver` or a
-    /// `targets move`): such an attempt stays in the history but changes
-    /// nothing, so a stale lane can neither mark a moved event failed nor
-    /// flip a delivered one back.
+    /// operator changed it after the attempt started, with `redeliver` or
+    /// `targets move`. Any other attempt stays in the history but changes
+    /// nothing. So a stale lane can neither mark a moved event failed nor flip
+    /// a delivered one back.
     pub fn record_attempts(
         &self,
         attempts: &[(i64, AttemptRecord, DeliveryState)],

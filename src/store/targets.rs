@@ -72,8 +72,8 @@ impl Store {
 
     /// Moves the pending and failed deliveries of target `from` to target
     /// `to` as pending, with a fresh retry schedule, keeping their queue order
-    /// and webhook-ids; a delivery that `to` already has for the same event
-    /// is kept and the moved copy dropped.
+    /// and webhook-ids. When `to` already has a delivery of the same event,
+    /// that one is kept and the moved copy dropped.
     /// Returns how many deliveries now go to `to`.
     pub fn move_target(&self, from: &str, to: &str, now: i64) -> Result<usize, StoreError> {
         let mut connection = self.lock();
