@@ -209,6 +209,15 @@ impl Collector for StateCollector {
 
         let depth = LabeledGauge::default();
         let oldest = LabeledGauge::default();
+        // Every configured target has a depth, 0 when nothing is pending, so
+        // that alerts on it see the target before its first backlog.
+        for bridge in self.live.get().unwrap_or_default().iter() {
+            for target in &bridge.targets {
+                let labels = vec![("target".to_owned(), target.key.clone())];
+                depth.get_or_create(&labels).set(0.0);
+                oldest.get_or_create(&labels).set(0.0);
+            }
+        }
         match self.store.target_queues() {
             Ok(queues) => {
                 for (target, queue) in queues {

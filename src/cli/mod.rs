@@ -267,11 +267,22 @@ pub fn main() -> ExitCode {
     });
     match result {
         Ok(code) => code,
+        // Output cut short by a closed pipe (`pollhook man | head`) is how
+        // such a command is meant to end, not a failure.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {}", crate::redact::mask(&format!("{error:#}")));
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Opens the state database named by the global configuration.
