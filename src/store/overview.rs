@@ -31,7 +31,10 @@ WITH names AS (
     UNION SELECT bridge FROM deliveries
 )
 SELECT n.bridge, s.last_poll_at, s.last_success_at, s.last_error,
-       COALESCE(s.consecutive_failures, 0), s.next_poll_at,
+       COALESCE(s.consecutive_failures, 0),
+       -- A source's rate limit postpones the next request past the next slot.
+       CASE WHEN s.next_poll_at IS NULL THEN NULL
+            ELSE MAX(s.next_poll_at, COALESCE(s.postponed_until, 0)) END,
        CASE WHEN s.document IS NOT NULL THEN 1
             ELSE (SELECT COUNT(*) FROM snapshot_items i WHERE i.bridge = n.bridge) END,
        (SELECT COUNT(*) FROM deliveries d WHERE d.bridge = n.bridge AND d.status = 'pending'),

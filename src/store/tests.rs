@@ -437,3 +437,19 @@ fn delivered_stays_delivered() {
     assert_eq!(store.count_deliveries("delivered").unwrap(), 1);
     assert_eq!(store.count_deliveries("pending").unwrap(), 0);
 }
+
+#[test]
+fn next_poll_waits_for_rate_limit() {
+    let (_dir, store) = open();
+    let bridge = BridgeName::parse("orders").unwrap();
+    store.set_next_poll(&bridge, Some(100)).unwrap();
+    assert_eq!(store.bridge_overviews().unwrap()[0].next_poll_at, Some(100));
+    store.postpone_source(&bridge, 500).unwrap();
+    assert_eq!(store.bridge_overviews().unwrap()[0].next_poll_at, Some(500));
+    store.clear_next_polls().unwrap();
+    assert_eq!(
+        store.bridge_overviews().unwrap()[0].next_poll_at,
+        None,
+        "no daemon, no next poll"
+    );
+}
