@@ -31,7 +31,7 @@ pub fn register(secret: &str) {
         .unwrap_or_else(|poison| poison.into_inner());
     if !secrets.iter().any(|known| known == secret) {
         secrets.push(secret.to_owned());
-        // Longest first, so that a secret containing another is masked whole.
+        // Longer secrets first, so that a secret containing another is masked whole.
         secrets.sort_by_key(|known| std::cmp::Reverse(known.len()));
     }
 }

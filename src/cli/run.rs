@@ -81,7 +81,7 @@ pub async fn run(overrides: &Overrides) -> anyhow::Result<ExitCode> {
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Takes the delivery lock of `state`, waiting briefly for a `pollhook poll`
-/// to finish. Logs and returns `None` when another daemon holds it.
+/// to finish. Logs and returns `None` when another daemon has it.
 async fn acquire_delivery_lock(
     state: &std::path::Path,
     shutdown: &CancellationToken,

@@ -27,7 +27,7 @@ use crate::source::{Auth, Format, Template};
 const DEFAULT_SOURCE_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_BODY_SIZE: u64 = 32 << 20;
 const DEFAULT_FAILING_AFTER: u32 = 3;
-/// Parallel requests to one target unless `max_in_flight` says otherwise.
+/// Parallel requests to one target unless `max_in_flight` sets another number.
 const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
 #[derive(Debug, Clone)]

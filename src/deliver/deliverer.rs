@@ -1,5 +1,5 @@
-//! What every delivery needs: the HTTP client, the store, the configured
-//! targets and the retry policy, plus one attempt from request to verdict.
+//! The delivery context (HTTP client, store, configured targets and retry
+//! policy) and one attempt from request to verdict.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -164,23 +164,22 @@ impl Deliverer {
         target: &Target,
     ) -> Result<Verdict, StoreError> {
         let attempt = self.attempt(head, target).await;
-        let store = self.store.clone();
         let delivery_id = head.delivery_id;
         let verdict = attempt.verdict;
-        tokio::task::spawn_blocking(move || {
-            store.record_attempt(delivery_id, &attempt.record, attempt.state)?;
-            if let Some((key, fingerprint)) = attempt.disable {
-                store.disable_target(
-                    &key,
-                    DISABLE_REASON,
-                    &fingerprint,
-                    attempt.record.attempted_at,
-                )?;
-            }
-            Ok::<_, StoreError>(())
-        })
-        .await
-        .expect("recording an attempt does not panic")?;
+        self.store
+            .run_blocking(move |store| {
+                store.record_attempt(delivery_id, &attempt.record, attempt.state)?;
+                if let Some((key, fingerprint)) = attempt.disable {
+                    store.disable_target(
+                        &key,
+                        DISABLE_REASON,
+                        &fingerprint,
+                        attempt.record.attempted_at,
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
         Ok(verdict)
     }
 
@@ -196,19 +195,29 @@ impl Deliverer {
     /// since, and reminds the operator of those still disabled.
     pub async fn review_disabled_targets(&self) {
         for (key, limits) in &self.limits() {
-            let store = self.store.clone();
             let lookup_key = key.clone();
-            let found =
-                tokio::task::spawn_blocking(move || store.disabled_target(&lookup_key)).await;
-            let Ok(Ok(Some(disabled))) = found else {
-                continue;
+            let found = self
+                .store
+                .run_blocking(move |store| store.disabled_target(&lookup_key))
+                .await;
+            let disabled = match found {
+                Ok(Some(disabled)) => disabled,
+                Ok(None) => continue,
+                Err(error) => {
+                    tracing::error!(target = %key, %error, "cannot read whether the target is disabled");
+                    continue;
+                }
             };
             if disabled.config_hash != limits.fingerprint {
-                let store = self.store.clone();
                 let enable_key = key.clone();
-                if let Ok(Ok(true)) =
-                    tokio::task::spawn_blocking(move || store.enable_target(&enable_key)).await
-                {
+                let enabled = self
+                    .store
+                    .run_blocking(move |store| store.enable_target(&enable_key))
+                    .await;
+                if let Err(error) = &enabled {
+                    tracing::error!(target = %key, %error, "cannot enable the target again");
+                }
+                if let Ok(true) = enabled {
                     tracing::info!(target = %key, "target enabled again because its configuration changed");
                 }
             } else {
@@ -224,19 +233,20 @@ impl Deliverer {
             |age: Duration| now.saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
         let (delivered_before, failed_before) =
             (before(self.retention), before(self.failed_retention));
-        let store = self.store.clone();
-        match tokio::task::spawn_blocking(move || store.prune(delivered_before, failed_before))
-            .await
-        {
-            Ok(Ok(pruned)) if pruned.deliveries > 0 => {
+        let pruned = self
+            .store
+            .run_blocking(move |store| store.prune(delivered_before, failed_before))
+            .await;
+        match pruned {
+            Ok(pruned) if pruned.deliveries > 0 => {
                 tracing::info!(
                     deliveries = pruned.deliveries,
                     events = pruned.events,
                     "removed old delivered and failed events"
                 );
             }
-            Ok(Err(error)) => tracing::error!(%error, "cannot remove old events"),
-            _ => {}
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "cannot remove old events"),
         }
     }
 }

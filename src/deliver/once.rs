@@ -21,11 +21,11 @@ pub async fn deliver_pending_once(
     let mut pacers: HashMap<String, Pacer> = HashMap::new();
     let (mut delivered, mut failed) = (0, 0);
     loop {
-        let store = deliverer.store.clone();
         let name = bridge.to_owned();
-        let heads = tokio::task::spawn_blocking(move || store.lane_heads(Some(&name)))
-            .await
-            .expect("reading the outbox does not panic")?;
+        let heads = deliverer
+            .store
+            .run_blocking(move |store| store.lane_heads(Some(&name)))
+            .await?;
         let open: Vec<_> = heads
             .into_iter()
             .filter(|head| !stopped.contains(&(head.bridge.clone(), head.target.clone())))

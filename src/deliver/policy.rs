@@ -1,4 +1,4 @@
-//! What happens after an attempt: delivered, retried later, failed for good,
+//! The decision after an attempt: delivered, retried later, failed for good,
 //! or the target disabled. Pure: `now` and the jitter sample are parameters.
 
 use std::time::Duration;
@@ -22,7 +22,7 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
 }
 
-/// What an attempt found out.
+/// The facts of one attempt that the decision depends on.
 #[derive(Debug, Clone, Copy)]
 pub struct AttemptFacts {
     pub outcome: AttemptOutcome,
@@ -88,7 +88,8 @@ pub fn decide(
     }
 }
 
-/// A timeout, or a status that means the receiver is overloaded or down.
+/// Tells whether the attempt timed out or got a status that means the
+/// receiver is overloaded or down.
 fn is_overload(facts: AttemptFacts) -> bool {
     facts.outcome == AttemptOutcome::Timeout || matches!(facts.status, Some(429 | 502 | 503 | 504))
 }

@@ -23,7 +23,7 @@ pub(super) enum Message {
         /// Set when a 410 disabled the target: its key and configuration hash.
         disable: Option<(String, String)>,
     },
-    /// A request to be told once every record sent before it is written.
+    /// A request for a signal once every record sent before it is written.
     Flush(oneshot::Sender<()>),
 }
 
@@ -78,26 +78,22 @@ async fn write_batches(store: Arc<Store>, mut receiver: mpsc::UnboundedReceiver<
                 Message::Flush(done) => flushed.push(done),
             }
         }
-        let batch_store = store.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            batch_store.record_attempts(&records)?;
-            for ((key, fingerprint), at) in disables {
-                batch_store.disable_target(
-                    &key,
-                    super::deliverer::DISABLE_REASON,
-                    &fingerprint,
-                    at,
-                )?;
-            }
-            Ok::<_, crate::store::StoreError>(())
-        })
-        .await;
-        match written {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::error!(%error, "cannot record delivery attempts: the events will be sent again")
-            }
-            Err(error) => tracing::error!(%error, "the attempt writer stopped unexpectedly"),
+        let written = store
+            .run_blocking(move |store| {
+                store.record_attempts(&records)?;
+                for ((key, fingerprint), at) in disables {
+                    store.disable_target(
+                        &key,
+                        super::deliverer::DISABLE_REASON,
+                        &fingerprint,
+                        at,
+                    )?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(error) = written {
+            tracing::error!(%error, "cannot record delivery attempts: the events will be sent again");
         }
         for done in flushed {
             let _ = done.send(());

@@ -106,15 +106,14 @@ fn gate_for(
 }
 
 async fn pending_lanes(deliverer: &Deliverer) -> Vec<Lane> {
-    let store = deliverer.store.clone();
-    match tokio::task::spawn_blocking(move || store.lanes_with_pending()).await {
-        Ok(Ok(lanes)) => lanes,
-        Ok(Err(error)) => {
-            tracing::error!(%error, "cannot read the delivery queue");
-            Vec::new()
-        }
+    match deliverer
+        .store
+        .run_blocking(|store| store.lanes_with_pending())
+        .await
+    {
+        Ok(lanes) => lanes,
         Err(error) => {
-            tracing::error!(%error, "reading the delivery queue stopped unexpectedly");
+            tracing::error!(%error, "cannot read the delivery queue");
             Vec::new()
         }
     }
@@ -187,20 +186,15 @@ async fn run_lane(lane: Lane, context: LaneContext) -> Lane {
 }
 
 async fn read_batch(deliverer: &Deliverer, lane: &Lane, after_seq: i64) -> Vec<PendingDelivery> {
-    let store = deliverer.store.clone();
     let (bridge, target) = lane.clone();
-    match tokio::task::spawn_blocking(move || {
-        store.pending_in_lane(&bridge, &target, after_seq, PREFETCH)
-    })
-    .await
-    {
-        Ok(Ok(batch)) => batch,
-        Ok(Err(error)) => {
-            tracing::error!(bridge = %lane.0, target = %lane.1, %error, "cannot read the delivery queue");
-            Vec::new()
-        }
+    let batch = deliverer
+        .store
+        .run_blocking(move |store| store.pending_in_lane(&bridge, &target, after_seq, PREFETCH))
+        .await;
+    match batch {
+        Ok(batch) => batch,
         Err(error) => {
-            tracing::error!(bridge = %lane.0, target = %lane.1, %error, "reading the delivery queue stopped unexpectedly");
+            tracing::error!(bridge = %lane.0, target = %lane.1, %error, "cannot read the delivery queue");
             Vec::new()
         }
     }

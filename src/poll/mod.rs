@@ -122,7 +122,7 @@ pub async fn poll_with_health(
 ///
 /// A failure counts toward the bridge's failure streak but never queues
 /// `bridge.failing`: that event describes the daemon's scheduled polls, and
-/// the person running the command sees the error on the terminal. A success
+/// the person running the command gets the error on the terminal. A success
 /// that ends a reported outage still queues `bridge.recovered`.
 pub async fn poll_now(
     bridge: Arc<Bridge>,

@@ -17,7 +17,7 @@ mod source_state;
 mod targets;
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::Connection;
@@ -47,6 +47,8 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("stored JSON is invalid")]
     Json(#[from] serde_json::Error),
+    #[error("a database task stopped unexpectedly")]
+    Task(#[from] tokio::task::JoinError),
     #[error("the state database was written by a newer pollhook (schema version {found}, this one knows up to {known}): upgrade pollhook")]
     NewerSchema { found: i64, known: i64 },
 }
@@ -80,6 +82,17 @@ impl Store {
         Ok(Store {
             connection: Mutex::new(connection),
         })
+    }
+
+    /// Runs `call` on tokio's blocking thread pool, because every SQLite
+    /// call blocks its thread.
+    pub async fn run_blocking<T, F>(self: &Arc<Self>, call: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || call(&store)).await?
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {

@@ -24,7 +24,7 @@ pub struct Snapshot {
     pub streak: FailureStreak,
 }
 
-/// What a poll decided to write, owned, for [`Store::commit_poll_with`].
+/// The owned writes of one poll, planned for [`Store::commit_poll_with`].
 #[derive(Debug, Default)]
 pub struct PlannedCommit {
     pub writes: Vec<SnapshotWrite>,

@@ -1,6 +1,6 @@
 //! Operator commands and delivery policy seen from outside: listing and
 //! showing deliveries, redelivering failed ones, a 410 that disables a target,
-//! the minute of rest after an overload answer, and per-target rate limits.
+//! the minute of rest after an overload response, and per-target rate limits.
 
 use std::time::Duration;
 

@@ -103,8 +103,8 @@ secret = "{HOOK_SECRET}"
     assert!(stored_mask, "no state file contains the masked source URL");
 }
 
-/// An upstream on another port (so another host for redirects) that records
-/// the headers of every request it gets.
+/// Starts an upstream on another port (so another host for redirects) that
+/// records the headers of every request it gets.
 fn recording_upstream() -> (
     String,
     std::sync::Arc<std::sync::Mutex<Vec<axum::http::HeaderMap>>>,
@@ -129,7 +129,7 @@ fn recording_upstream() -> (
     (url, seen, guard)
 }
 
-/// An upstream that redirects every request to `location`.
+/// Starts an upstream that redirects every request to `location`.
 fn redirecting_upstream(location: String) -> (String, tokio_util::sync::DropGuard) {
     use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
@@ -196,8 +196,8 @@ fn redirect_to_other_host_carries_no_secret() {
     }
 }
 
-/// An upstream that answers 400 and echoes the request's Authorization
-/// header, as some APIs do in their error bodies.
+/// Starts an upstream that responds 400 and echoes the request's
+/// Authorization header, as some APIs do in their error bodies.
 fn echoing_upstream() -> (String, tokio_util::sync::DropGuard) {
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::IntoResponse;
